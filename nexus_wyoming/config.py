@@ -1,0 +1,291 @@
+"""Settings from YAML files and the environment, validated into frozen dataclasses.
+
+Order, later wins: dataclass defaults, `config/default.yaml`, the user's `--config`
+file, `NEXUS_SECTION__KEY` variables, the providers' usual key variables, CLI flags.
+An unknown key, a wrong type or a bad value raises ConfigError naming the key and
+where it came from; the CLI turns that into exit code 2.
+"""
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+ENV_PREFIX = "NEXUS_"
+
+#: The providers' usual variable names and the key each one fills.
+PROVIDER_KEY_ENV = {
+    "DEEPGRAM_API_KEY": "deepgram",
+    "GROQ_API_KEY": "groq",
+    "GOOGLE_API_KEY": "google",
+    "CARTESIA_API_KEY": "cartesia",
+    "TAVILY_API_KEY": "tavily",
+}
+
+
+class ConfigError(ValueError):
+    """A setting is unknown, of the wrong type or out of range."""
+
+
+def _check(minimum: Optional[float] = None, maximum: Optional[float] = None, choices=None):
+    """Field metadata checked by the loader."""
+    return {"min": minimum, "max": maximum, "choices": choices}
+
+
+def setting(default: Any, **checks: Any) -> Any:
+    """A dataclass field with a default and optional range / choice checks."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=_check(**checks))
+    return field(default=default, metadata=_check(**checks))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection may send; protects the servers from hostile clients."""
+
+    max_header_bytes: int = setting(64 * 1024, minimum=256, maximum=16 * 1024 * 1024)
+    max_data_bytes: int = setting(1024 * 1024, minimum=0, maximum=64 * 1024 * 1024)
+    max_payload_bytes: int = setting(4 * 1024 * 1024, minimum=0, maximum=256 * 1024 * 1024)
+    max_connections: int = setting(64, minimum=1, maximum=100_000)
+    idle_timeout_s: float = setting(300.0, minimum=0.1)
+    drain_timeout_s: float = setting(10.0, minimum=0.0)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Cloud provider API keys; a provider is used only when its key is set."""
+
+    deepgram: Optional[str] = None
+    groq: Optional[str] = None
+    google: Optional[str] = None
+    cartesia: Optional[str] = None
+    tavily: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PiperSettings:
+    """The embedded offline voice."""
+
+    voice: str = "en_US-joe-medium"
+    voices_dir: Optional[str] = None
+    length_scale: Optional[float] = setting(None, minimum=0.1, maximum=10.0)
+    threads: int = setting(0, minimum=0, maximum=64)
+
+
+@dataclass(frozen=True)
+class CartesiaSettings:
+    """Cartesia streaming TTS over WebSocket."""
+
+    url: str = "wss://api.cartesia.ai/tts/websocket"
+    version: str = "2025-04-16"
+    model: str = "sonic-2"
+    voice_id: str = "bf0a246a-8642-498a-9950-80c35e9276b5"
+    language: str = "en"
+    sample_rate: int = setting(22050, minimum=8000, maximum=48000)
+
+
+@dataclass(frozen=True)
+class AuraSettings:
+    """Deepgram Aura TTS over HTTP."""
+
+    url: str = "https://api.deepgram.com/v1/speak"
+    model: str = "aura-2-thalia-en"
+    sample_rate: int = setting(24000, choices=[8000, 16000, 24000, 32000, 48000])
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    """The TTS server."""
+
+    uri: str = "tcp://0.0.0.0:10200"
+    engines: list[str] = setting(["cartesia", "aura", "piper"], choices=["cartesia", "aura", "piper"])
+    first_audio_timeout_s: float = setting(2.0, minimum=0.05, maximum=60.0)
+    samples_per_chunk: int = setting(1024, minimum=64, maximum=65536)
+    max_text_chars: int = setting(100_000, minimum=1, maximum=1_000_000)
+    max_unit_chars: int = setting(160, minimum=20, maximum=1000)
+    first_unit_chars: int = setting(48, minimum=0, maximum=1000)
+    max_parallel_syntheses: int = setting(2, minimum=1, maximum=64)
+    piper: PiperSettings = field(default_factory=PiperSettings)
+    cartesia: CartesiaSettings = field(default_factory=CartesiaSettings)
+    aura: AuraSettings = field(default_factory=AuraSettings)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a Nexus Wyoming process needs."""
+
+    data_dir: Optional[str] = None
+    log_format: str = setting("text", choices=["text", "json"])
+    debug: bool = False
+    zeroconf: bool = True
+    metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
+    limits: Limits = field(default_factory=Limits)
+    keys: Keys = field(default_factory=Keys)
+    tts: TtsSettings = field(default_factory=TtsSettings)
+
+    @property
+    def data_path(self) -> Path:
+        """The one directory that holds all state."""
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "nexus-wyoming"
+
+
+def load_config(
+    user_file: Optional[Union[str, Path]] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    default_file: Path = DEFAULT_FILE,
+) -> Config:
+    """Merge every source in order and validate the result."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for path in (default_file, user_file):
+        if path is not None and (path != default_file or Path(path).exists()):
+            _merge(merged, _read_yaml(Path(path)), origins, str(path), "")
+    _merge(merged, _env_tree(environ), origins, "environment", "")
+    if overrides:
+        _merge(merged, _dotted_tree(overrides), origins, "command line", "")
+    return _build(Config, merged, "", origins)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return loaded
+
+
+def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
+    """NEXUS_TTS__SAMPLES_PER_CHUNK=512 → {"tts": {"samples_per_chunk": "512"}}."""
+    flat: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name in PROVIDER_KEY_ENV and value:
+            flat[f"keys.{PROVIDER_KEY_ENV[name]}"] = value
+        elif name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            path = name[len(ENV_PREFIX):].lower().replace("__", ".")
+            flat[path] = _EnvText(value)
+    return _dotted_tree(flat)
+
+
+class _EnvText(str):
+    """A value from the environment: parsed as YAML scalar when the field needs it."""
+
+
+def _dotted_tree(flat: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        node = tree
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def _merge(into: dict, new: Mapping, origins: dict, origin: str, prefix: str) -> None:
+    for key, value in new.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value, origins, origin, dotted + ".")
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+            origins[dotted] = origin
+            if isinstance(value, Mapping):
+                _mark(value, origins, origin, dotted + ".")
+
+
+def _mark(tree: Mapping, origins: dict, origin: str, prefix: str) -> None:
+    for key, value in tree.items():
+        origins[f"{prefix}{key}"] = origin
+        if isinstance(value, Mapping):
+            _mark(value, origins, origin, f"{prefix}{key}.")
+
+
+def _where(origins: Mapping[str, str], dotted: str) -> str:
+    dotted = dotted.split("[", 1)[0]
+    while dotted:
+        if dotted in origins:
+            return origins[dotted]
+        dotted = dotted.rpartition(".")[0]
+    return "defaults"
+
+
+def _build(cls: type, raw: Any, prefix: str, origins: Mapping[str, str]) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping "
+                          f"(in {_where(origins, prefix.rstrip('.'))})")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(f"{dotted}: unknown key (in {_where(origins, dotted)})")
+        kwargs[key] = _value(hints[key], value, dotted, origins)
+        _check_range(fields[key].metadata, kwargs[key], dotted, origins)
+    return cls(**kwargs)
+
+
+def _value(hint: Any, value: Any, dotted: str, origins: Mapping[str, str]) -> Any:
+    where = _where(origins, dotted)
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None or (isinstance(value, _EnvText) and value.lower() in ("", "null", "none")):
+            return None
+        return _value(args[0], value, dotted, origins)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, dotted + ".", origins)
+    if isinstance(value, _EnvText) and hint is not str:
+        value = yaml.safe_load(value) if value else None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{dotted}: expected a list, got {value!r} (in {where})")
+        return [_value(item, v, f"{dotted}[{i}]", origins) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"{dotted}: expected {hint.__name__}, got {value!r} (in {where})"
+        )
+    return str(value) if hint is str else value
+
+
+def _check_range(meta: Mapping[str, Any], value: Any, dotted: str, origins) -> None:
+    if value is None or not meta:
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_range(meta, item, f"{dotted}[{i}]", origins)
+        return
+    where = _where(origins, dotted)
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ConfigError(f"{dotted}: {value!r} is not one of {meta['choices']} (in {where})")
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ConfigError(f"{dotted}: {value!r} is below the minimum {meta['min']} (in {where})")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ConfigError(f"{dotted}: {value!r} is above the maximum {meta['max']} (in {where})")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain dict of a settings dataclass, e.g. to write a YAML file."""
+    return dataclasses.asdict(config)
