@@ -39,6 +39,8 @@ class TtsAudio:
     rate: int
     width: int = 2
     channels: int = 1
+    engine: str = ""
+    """Which engine made it; set by the fallback chain for metrics."""
 
 
 class TtsEngine(Protocol):

@@ -1,0 +1,127 @@
+"""Piper, the embedded offline voice: loaded once at start, synthesis in worker threads.
+
+wyoming-piper synthesizes inside its event loop, so one long text stalls all of its
+clients; here onnxruntime runs in a bounded thread pool and the loop stays free.
+"""
+
+import asyncio
+import importlib.metadata
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import AsyncIterator, Optional
+
+import onnxruntime
+from piper import PiperVoice, SynthesisConfig
+from piper.config import PiperConfig
+
+from ...config import PiperSettings
+from ..engine import TtsAudio, TtsError, UnknownVoiceError, VoiceInfo, VoiceRequest
+
+_LOGGER = logging.getLogger(__name__)
+_VOICE_PACKAGE_SUFFIX = "-piper-voice"
+
+
+def find_voices(voices_dir: Optional[str]) -> dict[str, Path]:
+    """Voice name → .onnx path, from `voices_dir` and installed `*-piper-voice` packages."""
+    found: dict[str, Path] = {}
+    for dist in importlib.metadata.distributions():
+        if (dist.metadata["Name"] or "").lower().endswith(_VOICE_PACKAGE_SUFFIX):
+            for file in dist.files or []:
+                if file.name.endswith(".onnx"):
+                    found.setdefault(file.name[: -len(".onnx")], Path(str(dist.locate_file(file))))
+    if voices_dir:
+        for path in sorted(Path(voices_dir).expanduser().glob("*.onnx")):
+            found[path.stem] = path
+    return {name: path for name, path in found.items() if Path(f"{path}.json").is_file()}
+
+
+def _load(path: Path, threads: int) -> PiperVoice:
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text("utf-8")))
+    session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=config)
+
+
+class PiperEngine:
+    """Local neural TTS; the default voice is preloaded and warmed up."""
+
+    name = "piper"
+
+    def __init__(self, settings: PiperSettings, executor: ThreadPoolExecutor) -> None:
+        self.settings = settings
+        self.executor = executor
+        self.paths = find_voices(settings.voices_dir)
+        default = Path(settings.voice).expanduser()
+        if default.suffix == ".onnx":
+            if not default.is_file():
+                raise TtsError(f"piper voice file not found: {default}")
+            self.paths[default.stem] = default
+            self.default_voice = default.stem
+        elif settings.voice in self.paths:
+            self.default_voice = settings.voice
+        else:
+            raise TtsError(
+                f"piper voice {settings.voice!r} not found; installed: {sorted(self.paths) or 'none'}"
+            )
+        self._loaded: dict[str, PiperVoice] = {}
+        self._loading = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Load and warm up the default voice so the first request is not slow."""
+        voice = await self._voice(self.default_voice)
+        await asyncio.get_running_loop().run_in_executor(self.executor, self._render, voice, "Ready.", None)
+
+    def voices(self) -> list[VoiceInfo]:
+        """Installed voices."""
+        return [
+            VoiceInfo(name=name, languages=[name.split("-")[0]], description=f"Piper {name}")
+            for name in sorted(self.paths)
+        ]
+
+    async def synthesize(self, text: str, voice: VoiceRequest) -> AsyncIterator[TtsAudio]:
+        """Synthesize one unit in a worker thread."""
+        name = voice.name or self.default_voice
+        if name not in self.paths:
+            raise UnknownVoiceError(f"unknown voice {name!r}")
+        loaded = await self._voice(name)
+        speaker = self._speaker_id(loaded, voice.speaker)
+        audio = await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._render, loaded, text, speaker
+        )
+        if audio:
+            yield TtsAudio(audio=audio, rate=loaded.config.sample_rate)
+
+    async def close(self) -> None:
+        """Drop loaded voices."""
+        self._loaded.clear()
+
+    async def _voice(self, name: str) -> PiperVoice:
+        async with self._loading:
+            if name not in self._loaded:
+                _LOGGER.info("loading piper voice %s", name)
+                loop = asyncio.get_running_loop()
+                try:
+                    self._loaded[name] = await loop.run_in_executor(
+                        self.executor, _load, self.paths[name], self.settings.threads
+                    )
+                except Exception as err:  # onnxruntime raises its own exception types
+                    raise TtsError(f"cannot load piper voice {name}: {err}") from err
+            return self._loaded[name]
+
+    @staticmethod
+    def _speaker_id(voice: PiperVoice, speaker: Optional[str]) -> Optional[int]:
+        if speaker is None or voice.config.num_speakers <= 1:
+            return None
+        if speaker in voice.config.speaker_id_map:
+            return voice.config.speaker_id_map[speaker]
+        if speaker.isdigit() and int(speaker) < voice.config.num_speakers:
+            return int(speaker)
+        raise UnknownVoiceError(f"unknown speaker {speaker!r}")
+
+    def _render(self, voice: PiperVoice, text: str, speaker: Optional[int]) -> bytes:
+        config = SynthesisConfig(speaker_id=speaker, length_scale=self.settings.length_scale)
+        return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, config))
