@@ -115,9 +115,9 @@ class Registry:
 REGISTRY = Registry()
 
 
-def log_request(kind: str, **fields: Any) -> None:
+def log_request(request: str, **fields: Any) -> None:
     """One JSON line per request: what a person or a log pipeline reads first."""
-    record = {"request": kind, **{k: v for k, v in fields.items() if v is not None}}
+    record = {"request": request, **{k: v for k, v in fields.items() if v is not None}}
     _REQUEST_LOGGER.info(json.dumps(record, ensure_ascii=False, default=str))
 
 

@@ -1,0 +1,5 @@
+"""`python -m nexus_wyoming` = `nexus-wyoming`."""
+
+from .cli import main
+
+main()

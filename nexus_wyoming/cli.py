@@ -1,0 +1,76 @@
+"""`nexus-wyoming`: the servers' command line, in the style of the wyoming-* servers."""
+
+import asyncio
+import functools
+import logging
+import sys
+from typing import Any, Callable, Optional
+
+import click
+
+from .config import Config, ConfigError, load_config
+from .logs import setup_logging
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def server_options(default_uri: str) -> Callable:
+    """Options every server command shares."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option("--uri", default=None, help=f"Where to listen (default {default_uri}; tcp://127.0.0.1:0 = free port)."),
+            click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML settings file."),
+            click.option("--data-dir", default=None, help="Directory for all state (or NEXUS_DATA_DIR)."),
+            click.option("--debug", is_flag=True, default=None, help="Log debug messages."),
+            click.option("--log-format", type=click.Choice(["text", "json"]), default=None),
+            click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS."),
+            click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus /metrics here."),
+        ]
+        return functools.reduce(lambda cmd, opt: opt(cmd), reversed(options), command)
+
+    return decorate
+
+
+def load(config_file: Optional[str], **flags: Any) -> Config:
+    """Settings from files, environment and flags; exit 2 with the reason when invalid."""
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    try:
+        config = load_config(config_file, overrides)
+        config.data_path.mkdir(parents=True, exist_ok=True)
+    except ConfigError as err:
+        click.echo(f"nexus-wyoming: config error: {err}", err=True)
+        sys.exit(2)
+    except OSError as err:
+        click.echo(f"nexus-wyoming: cannot create data dir: {err}", err=True)
+        sys.exit(2)
+    setup_logging(config.log_format, config.debug)
+    return config
+
+
+@click.group()
+@click.version_option(package_name="nexus-wyoming")
+def main() -> None:
+    """Nexus Wyoming: low-latency Wyoming servers for Home Assistant."""
+
+
+@main.command()
+@server_options("tcp://0.0.0.0:10200")
+def tts(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
+    """Text to speech: Piper offline, Cartesia / Deepgram Aura with keys."""
+    from .tts.engine import TtsError
+    from .tts.server import serve_tts
+
+    config = load(config_file, **{"tts.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
+    try:
+        asyncio.run(serve_tts(config, config.tts.uri))
+    except (TtsError, ValueError) as err:
+        _LOGGER.error("%s", err)
+        sys.exit(2)
+    except OSError as err:
+        _LOGGER.error("cannot listen on %s: %s", config.tts.uri, err)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

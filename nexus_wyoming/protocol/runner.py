@@ -1,0 +1,39 @@
+"""Runs one Wyoming server process: listen, advertise, expose metrics, drain on SIGTERM."""
+
+import logging
+import socket
+from typing import Awaitable, Callable, Optional
+
+from ..config import Config
+from ..metrics import MetricsServer
+from .discovery import advertise
+from .server import HandlerFactory, WyomingServer
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def run_server(
+    config: Config,
+    kind: str,
+    uri: str,
+    handler_factory: HandlerFactory,
+    on_stop: Optional[Callable[[], Awaitable[None]]] = None,
+) -> None:
+    """Serve `handler_factory` on `uri` until SIGTERM/SIGINT, then drain and clean up."""
+    server = WyomingServer(uri, handler_factory, config.limits, name=f"nexus-wyoming {kind}")
+    metrics = MetricsServer(config.metrics_port) if config.metrics_port is not None else None
+    address = await server.start()
+    ad = None
+    try:
+        if metrics is not None:
+            await metrics.start()
+        if config.zeroconf and address.scheme == "tcp":
+            ad = await advertise(f"nexus-{kind}-{socket.gethostname()}", address.port, address.host)
+        await server.serve_until_stopped()
+    finally:
+        if ad is not None:
+            await ad.stop()
+        if metrics is not None:
+            await metrics.stop()
+        if on_stop is not None:
+            await on_stop()

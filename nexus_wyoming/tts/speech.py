@@ -1,0 +1,84 @@
+"""Turns synthesis units into one coherent Wyoming audio stream, with timing.
+
+The first engine's audio fixes the stream format in `audio-start`; audio from a
+fallback engine at another rate is converted to it, so the client hears one stream.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable, Optional
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+
+from ..audio import PcmConverter, PcmFormat
+from .engine import TtsAudio, TtsEngine, VoiceRequest
+
+WriteEvent = Callable[[Event], Awaitable[None]]
+
+
+@dataclass
+class SpeechStats:
+    """What one request cost, for metrics and the request log line."""
+
+    started: float = field(default_factory=time.perf_counter)
+    first_audio: Optional[float] = None
+    audio_seconds: float = 0.0
+    synthesis_seconds: float = 0.0
+    chars: int = 0
+    engines: set[str] = field(default_factory=set)
+
+    @property
+    def first_audio_s(self) -> Optional[float]:
+        """Request start → first audio chunk sent."""
+        return None if self.first_audio is None else self.first_audio - self.started
+
+    @property
+    def real_time_factor(self) -> Optional[float]:
+        """Synthesis time per second of audio (lower is faster)."""
+        return self.synthesis_seconds / self.audio_seconds if self.audio_seconds else None
+
+
+class Speech:
+    """One `audio-start` … `audio-stop` block fed by any number of units."""
+
+    def __init__(self, write: WriteEvent, samples_per_chunk: int, stats: SpeechStats) -> None:
+        self.write = write
+        self.samples_per_chunk = samples_per_chunk
+        self.stats = stats
+        self.rate: Optional[int] = None
+        self._converters: dict[PcmFormat, PcmConverter] = {}
+
+    async def speak(self, engine: TtsEngine, units: Iterable[str], voice: VoiceRequest) -> None:
+        """Synthesize each unit in order and send its audio as it is produced."""
+        for unit in units:
+            self.stats.chars += len(unit)
+            began = time.perf_counter()
+            async for piece in engine.synthesize(unit, voice):
+                self.stats.synthesis_seconds += time.perf_counter() - began
+                self.stats.engines.add(piece.engine)
+                await self._send(piece)
+                began = time.perf_counter()
+
+    async def finish(self) -> None:
+        """Close the block if any audio was sent."""
+        if self.rate is not None:
+            await self.write(AudioStop().event())
+
+    async def _send(self, piece: TtsAudio) -> None:
+        if self.rate is None:
+            self.rate = piece.rate
+            await self.write(AudioStart(rate=self.rate, width=2, channels=1).event())
+        audio = piece.audio
+        source = PcmFormat(piece.rate, piece.width, piece.channels)
+        if source != PcmFormat(self.rate):
+            converter = self._converters.setdefault(source, PcmConverter(source, self.rate))
+            audio = converter.convert(audio)
+        self.stats.audio_seconds += len(audio) / (2 * self.rate)
+        step = self.samples_per_chunk * 2
+        for offset in range(0, len(audio), step):
+            await self.write(
+                AudioChunk(rate=self.rate, width=2, channels=1, audio=audio[offset : offset + step]).event()
+            )
+            if self.stats.first_audio is None:
+                self.stats.first_audio = time.perf_counter()
