@@ -1,0 +1,1 @@
+"""Nexus Wyoming satellite: the Raspberry Pi side (microphone, speaker, local VAD)."""

@@ -1,0 +1,26 @@
+# Sourced by run.sh and test.sh: make .venv exist and hold this checkout's packages.
+# Reinstalls only when setup.cfg changed since the last install (or EXTRAS differ).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+extras="${EXTRAS:-}"
+python_bin=""
+for candidate in python3.11 python3.12 python3.13 python3; do
+  if command -v "$candidate" >/dev/null 2>&1 &&
+     "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python_bin="$candidate"; break
+  fi
+done
+[ -n "$python_bin" ] || { echo "Python >= 3.11 is required" >&2; exit 1; }
+if [ ! -x "$root/.venv/bin/python" ]; then
+  echo "creating $root/.venv with $python_bin" >&2
+  "$python_bin" -m venv "$root/.venv" || {
+    echo "python venv module missing: apt-get install python3-venv" >&2; exit 1; }
+fi
+stamp="$root/.venv/.nexus-installed"
+want="$(cat "$root/setup.cfg" "$root/pyproject.toml" | sha256sum | cut -c1-16)${extras:+-$extras}"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "installing nexus-wyoming into .venv ${extras:+(with $extras)}" >&2
+  "$root/.venv/bin/python" -m pip install --quiet --upgrade pip
+  "$root/.venv/bin/python" -m pip install --quiet -e "$root${extras:+[$extras]}"
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install what the tests need (system packages via apt, Python packages into .venv)
+# and run the whole suite. Extra arguments go to pytest, e.g. ./test.sh -k tts
+set -euo pipefail
+cd "$(dirname "$0")"
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${need_apt[*]} with apt-get" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+EXTRAS=test source scripts/venv.sh
+exec .venv/bin/python -m pytest -q "$@"
