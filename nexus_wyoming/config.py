@@ -76,6 +76,7 @@ class PiperSettings:
     voices_dir: Optional[str] = None
     length_scale: Optional[float] = setting(None, minimum=0.1, maximum=10.0)
     threads: int = setting(0, minimum=0, maximum=64)
+    max_phonemes: int = setting(100, minimum=16, maximum=2000)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class TtsSettings:
     first_audio_timeout_s: float = setting(2.0, minimum=0.05, maximum=60.0)
     samples_per_chunk: int = setting(1024, minimum=64, maximum=65536)
     max_text_chars: int = setting(100_000, minimum=1, maximum=1_000_000)
-    max_unit_chars: int = setting(160, minimum=20, maximum=1000)
+    max_unit_chars: int = setting(100, minimum=20, maximum=1000)
     first_unit_chars: int = setting(48, minimum=0, maximum=1000)
     max_parallel_syntheses: int = setting(2, minimum=1, maximum=64)
     piper: PiperSettings = field(default_factory=PiperSettings)

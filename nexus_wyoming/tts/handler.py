@@ -31,7 +31,6 @@ _FIRST_AUDIO = REGISTRY.histogram("nexus_tts_first_audio_seconds", "Request to f
 _TOTAL = REGISTRY.histogram("nexus_tts_total_seconds", "Request to last audio chunk")
 _RTF = REGISTRY.histogram("nexus_tts_real_time_factor", "Synthesis time per audio second", RATIO_BUCKETS)
 _ERRORS = REGISTRY.counter("nexus_tts_errors_total", "Requests answered with an error")
-_STREAM_QUEUE = 4
 _MAX_NAME_CHARS = 128
 
 
@@ -132,7 +131,7 @@ class TtsHandler(EventHandler):
         if self.stream is not None:
             raise BadRequest("a synthesize stream is already open", "stream-open")
         voice = voice_request(data)
-        queue: asyncio.Queue = asyncio.Queue(_STREAM_QUEUE)
+        queue: asyncio.Queue = asyncio.Queue()
         stats = SpeechStats()
         worker = asyncio.create_task(self._speak_stream(queue, voice, stats))
         context = data.get("context") if isinstance(data.get("context"), dict) else None
@@ -150,15 +149,15 @@ class TtsHandler(EventHandler):
             await self._abort_stream()
             raise BadRequest(f"streamed text exceeds {self.settings.max_text_chars} characters", "too-long")
         for sentence in stream.sentences.add(text):
-            await self._enqueue(stream, sentence)
+            self._enqueue(stream, sentence)
 
     async def _stop_stream(self) -> None:
         stream = self.stream
         if stream is None:
             raise BadRequest("synthesize-stop without synthesize-start", "no-stream")
         for sentence in stream.sentences.flush():
-            await self._enqueue(stream, sentence)
-        await self._enqueue(stream, None)
+            self._enqueue(stream, sentence)
+        self._enqueue(stream, None)
         try:
             await stream.worker
         finally:
@@ -167,13 +166,15 @@ class TtsHandler(EventHandler):
         self._record("synthesize-stream", stream.stats, stream.context, stream.voice)
 
     @staticmethod
-    async def _enqueue(stream: _Stream, sentence: Optional[str]) -> None:
-        """Queue a sentence (None ends the stream); re-raise if the worker died (client gone)."""
-        put = asyncio.ensure_future(stream.queue.put(sentence))
-        await asyncio.wait({put, stream.worker}, return_when=asyncio.FIRST_COMPLETED)
-        if not put.done():
-            put.cancel()
+    def _enqueue(stream: _Stream, sentence: Optional[str]) -> None:
+        """Queue a sentence (None ends the stream); re-raise if the worker died (client gone).
+
+        The queue needs no size limit: all it holds is text, capped by max_text_chars,
+        and reading on while synthesis runs is what lets us see limits and hang-ups.
+        """
+        if stream.worker.done():
             stream.worker.result()
+        stream.queue.put_nowait(sentence)
 
     async def _speak_stream(self, queue: asyncio.Queue, voice: VoiceRequest, stats: SpeechStats) -> None:
         """Speak each sentence as its own audio block as soon as it is complete.

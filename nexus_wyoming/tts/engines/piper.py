@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import AsyncIterator, Optional
 
+import numpy as np
 import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
@@ -72,8 +73,8 @@ class PiperEngine:
 
     async def start(self) -> None:
         """Load and warm up the default voice so the first request is not slow."""
-        voice = await self._voice(self.default_voice)
-        await asyncio.get_running_loop().run_in_executor(self.executor, self._render, voice, "Ready.", None)
+        async for _ in self.synthesize("Ready.", VoiceRequest()):
+            pass
 
     def voices(self) -> list[VoiceInfo]:
         """Installed voices."""
@@ -83,16 +84,18 @@ class PiperEngine:
         ]
 
     async def synthesize(self, text: str, voice: VoiceRequest) -> AsyncIterator[TtsAudio]:
-        """Synthesize one unit in a worker thread."""
+        """Synthesize one unit in worker threads, one bounded phoneme piece at a time."""
         name = voice.name or self.default_voice
         if name not in self.paths:
             raise UnknownVoiceError(f"unknown voice {name!r}")
         loaded = await self._voice(name)
-        speaker = self._speaker_id(loaded, voice.speaker)
-        audio = await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._render, loaded, text, speaker
+        config = SynthesisConfig(
+            speaker_id=self._speaker_id(loaded, voice.speaker), length_scale=self.settings.length_scale
         )
-        if audio:
+        loop = asyncio.get_running_loop()
+        pieces = await loop.run_in_executor(self.executor, self._phoneme_pieces, loaded, text)
+        for ids in pieces:
+            audio = await loop.run_in_executor(self.executor, _render, loaded, ids, config)
             yield TtsAudio(audio=audio, rate=loaded.config.sample_rate)
 
     async def close(self) -> None:
@@ -122,6 +125,34 @@ class PiperEngine:
             return int(speaker)
         raise UnknownVoiceError(f"unknown speaker {speaker!r}")
 
-    def _render(self, voice: PiperVoice, text: str, speaker: Optional[int]) -> bytes:
-        config = SynthesisConfig(speaker_id=speaker, length_scale=self.settings.length_scale)
-        return b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, config))
+    def _phoneme_pieces(self, voice: PiperVoice, text: str) -> list[list[int]]:
+        """Phoneme ids in pieces of at most `max_phonemes`, cut at word boundaries.
+
+        The model's memory grows with its input: "$1,234,567.89" × 7 (98 characters)
+        is 706 phonemes and took 665 MB in one run, so characters alone can't bound it.
+        """
+        limit = self.settings.max_phonemes
+        pieces: list[list[int]] = []
+        for sentence in voice.phonemize(text):
+            while sentence:
+                cut = len(sentence) if len(sentence) <= limit else _word_cut(sentence, limit)
+                pieces.append(voice.phonemes_to_ids(sentence[:cut]))
+                sentence = sentence[cut:]
+        return pieces
+
+
+def _word_cut(phonemes: list[str], limit: int) -> int:
+    """Index after the last word break within `limit` phonemes (or `limit` itself)."""
+    for index in range(limit, limit // 2, -1):
+        if phonemes[index - 1] == " ":
+            return index
+    return limit
+
+
+def _render(voice: PiperVoice, ids: list[int], config: SynthesisConfig) -> bytes:
+    """One model run → 16-bit PCM, normalised to full scale as Piper does."""
+    audio = voice.phoneme_ids_to_audio(ids, config)
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < 1e-8:
+        return b""
+    return (np.clip(audio / peak, -1.0, 1.0) * 32767).astype("<i2").tobytes()
