@@ -7,6 +7,7 @@ where it came from; the CLI turns that into exit code 2.
 """
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -154,7 +155,7 @@ def load_config(
             _merge(merged, _read_yaml(Path(path)), origins, str(path), "")
     _merge(merged, _env_tree(environ), origins, "environment", "")
     if overrides:
-        _merge(merged, _dotted_tree(overrides), origins, "command line", "")
+        _merge(merged, _dotted_tree(overrides, "command line"), origins, "command line", "")
     return _build(Config, merged, "", origins)
 
 
@@ -173,28 +174,40 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
-    """NEXUS_TTS__SAMPLES_PER_CHUNK=512 → {"tts": {"samples_per_chunk": "512"}}."""
+    """NEXUS_TTS__SAMPLES_PER_CHUNK=512 → {"tts": {"samples_per_chunk": "512"}}.
+
+    Only variables naming one of our top-level keys count, so another program's
+    NEXUS_HOME is left alone; the providers' own key variables win over NEXUS_KEYS__*.
+    """
+    ours = {f.name for f in dataclasses.fields(Config)}
     flat: dict[str, Any] = {}
-    for name, value in environ.items():
-        if name in PROVIDER_KEY_ENV and value:
-            flat[f"keys.{PROVIDER_KEY_ENV[name]}"] = value
-        elif name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX):
             path = name[len(ENV_PREFIX):].lower().replace("__", ".")
-            flat[path] = _EnvText(value)
-    return _dotted_tree(flat)
+            if path.split(".", 1)[0] in ours:
+                flat[path] = _EnvText(environ[name])
+    for name, key in PROVIDER_KEY_ENV.items():
+        if environ.get(name):
+            flat[f"keys.{key}"] = environ[name]
+    return _dotted_tree(flat, "environment")
 
 
 class _EnvText(str):
     """A value from the environment: parsed as YAML scalar when the field needs it."""
 
 
-def _dotted_tree(flat: Mapping[str, Any]) -> dict[str, Any]:
+def _dotted_tree(flat: Mapping[str, Any], origin: str) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for dotted, value in flat.items():
         node = tree
         *parents, leaf = dotted.split(".")
-        for part in parents:
+        for depth, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                section = ".".join(parents[: depth + 1])
+                raise ConfigError(f"{section}: set both as a value and as a section ({dotted}) (in {origin})")
+        if isinstance(node.get(leaf), dict):
+            raise ConfigError(f"{dotted}: set both as a value and as a section (in {origin})")
         node[leaf] = value
     return tree
 
@@ -252,7 +265,7 @@ def _value(hint: Any, value: Any, dotted: str, origins: Mapping[str, str]) -> An
             return None
         return _value(args[0], value, dotted, origins)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, dotted + ".", origins)
+        return _build(hint, {} if value is None else value, dotted + ".", origins)
     if isinstance(value, _EnvText) and hint is not str:
         value = yaml.safe_load(value) if value else None
     if origin is list:
@@ -279,6 +292,8 @@ def _check_range(meta: Mapping[str, Any], value: Any, dotted: str, origins) -> N
             _check_range(meta, item, f"{dotted}[{i}]", origins)
         return
     where = _where(origins, dotted)
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"{dotted}: NaN is not a valid value (in {where})")
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ConfigError(f"{dotted}: {value!r} is not one of {meta['choices']} (in {where})")
     if meta.get("min") is not None and value < meta["min"]:

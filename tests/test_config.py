@@ -251,7 +251,6 @@ def test_bad_choice_names_key_value_and_file(tmp_path, yaml_text, key, value):
     ({"NEXUS_TTS__SAMPLES_PER_CHUNK": "many"}, "tts.samples_per_chunk"),
     ({"NEXUS_TTS__SAMPLES_PER_CHUNK": "1"}, "tts.samples_per_chunk"),
     ({"NEXUS_DEBUG": "maybe"}, "debug"),
-    ({"NEXUS_COLOUR": "blue"}, "colour"),
     ({"NEXUS_TTS__SPEED": "2"}, "tts.speed"),
     ({"NEXUS_TTS__ENGINES": "piper,espeak"}, "tts.engines[1]"),
     ({"NEXUS_LOG_FORMAT": "xml"}, "log_format"),
@@ -261,6 +260,11 @@ def test_environment_errors_name_key_and_environment(environ, key):
     message = config_error(environ=environ)
     assert message.startswith(key + ":"), message
     assert "environment" in message
+
+
+def test_other_programs_nexus_variables_are_ignored():
+    # Sonatype Nexus sets NEXUS_HOME; only variables naming our own keys are read.
+    assert load_config(environ={"NEXUS_HOME": "/opt/nexus", "NEXUS_COLOUR": "blue"}) == load_config(environ={})
 
 
 @pytest.mark.parametrize("environ", [
