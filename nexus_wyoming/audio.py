@@ -59,8 +59,8 @@ def to_float(audio: bytes, fmt: PcmFormat) -> np.ndarray:
 
 
 def to_int16(samples: np.ndarray) -> bytes:
-    """Float samples → 16-bit little-endian PCM, clipped."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    """Float samples → 16-bit little-endian PCM, rounded and clipped (inverse of to_float)."""
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
 
 
 class PcmConverter:
