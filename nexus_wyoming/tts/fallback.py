@@ -2,8 +2,8 @@
 
 An engine fails when it raises or gives no first audio within the timeout. A failed
 engine is skipped for a cool-down so the following sentences don't each pay the
-timeout again. Once audio has started, a unit is never restarted elsewhere (the
-listener would hear it twice).
+timeout again. An engine that breaks after its audio started hands the whole unit
+to the next engine: the listener may hear a few words twice, but none are lost.
 """
 
 import asyncio
@@ -46,26 +46,33 @@ class FallbackEngine:
         for index, engine in enumerate(candidates):
             last = index == len(candidates) - 1
             stream = engine.synthesize(text, voice)
+            started = False
             try:
-                async with asyncio.timeout(None if last else self.first_audio_timeout_s):
-                    first = await anext(stream, None)
+                while True:
+                    async with asyncio.timeout(None if last or started else self.first_audio_timeout_s):
+                        piece = await anext(stream, None)
+                    if piece is None:
+                        break
+                    started = True
+                    yield dataclasses.replace(piece, engine=engine.name)
             except Exception as err:  # any failure of a provider means: next one
-                await stream.aclose()
                 if isinstance(err, UnknownVoiceError) or last:
                     raise
-                reason = str(err) or "no audio in time"
-                _LOGGER.warning("tts engine %s failed (%s); trying %s", engine.name, reason, candidates[index + 1].name)
-                _FALLBACKS.inc(engine=engine.name)
-                self._failed_until[engine.name] = time.monotonic() + self.cooldown_s
+                self._failed(engine, err, candidates[index + 1], started)
                 continue
-            self._failed_until.pop(engine.name, None)
-            try:
-                while first is not None:
-                    yield dataclasses.replace(first, engine=engine.name)
-                    first = await anext(stream, None)
             finally:
                 await stream.aclose()
+            self._failed_until.pop(engine.name, None)
             return
+
+    def _failed(self, engine: TtsEngine, err: Exception, successor: TtsEngine, started: bool) -> None:
+        reason = str(err) or "no audio in time"
+        # After audio started, the successor speaks the whole unit again: a few words
+        # twice beat words lost, and units are short.
+        where = "mid-unit" if started else "before audio"
+        _LOGGER.warning("tts engine %s failed %s (%s); trying %s", engine.name, where, reason, successor.name)
+        _FALLBACKS.inc(engine=engine.name)
+        self._failed_until[engine.name] = time.monotonic() + self.cooldown_s
 
     def _candidates(self, voice: VoiceRequest) -> list[TtsEngine]:
         engines = self.engines

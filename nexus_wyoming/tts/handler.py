@@ -24,7 +24,7 @@ from ..protocol.server import Connection, EventHandler
 from .engine import TtsEngine, TtsError, UnknownVoiceError, VoiceRequest
 from .sentences import SentenceBuffer, split_sentences
 from .speech import Speech, SpeechStats
-from .units import split_units
+from .units import MIN_CLAUSE_CHARS, split_units
 
 _LOGGER = logging.getLogger(__name__)
 _FIRST_AUDIO = REGISTRY.histogram("nexus_tts_first_audio_seconds", "Request to first audio chunk")
@@ -74,6 +74,7 @@ class _Stream:
     worker: asyncio.Task
     stats: SpeechStats
     chars: int = 0
+    queued: bool = False
 
 
 class TtsHandler(EventHandler):
@@ -148,7 +149,11 @@ class TtsHandler(EventHandler):
         if stream.chars > self.settings.max_text_chars:
             await self._abort_stream()
             raise BadRequest(f"streamed text exceeds {self.settings.max_text_chars} characters", "too-long")
-        for sentence in stream.sentences.add(text):
+        sentences = stream.sentences.add(text)
+        if not (sentences or stream.queued) and self.settings.first_unit_chars:
+            opening = stream.sentences.take_opening(MIN_CLAUSE_CHARS, self.settings.first_unit_chars)
+            sentences = [opening] if opening else []
+        for sentence in sentences:
             self._enqueue(stream, sentence)
 
     async def _stop_stream(self) -> None:
@@ -175,6 +180,7 @@ class TtsHandler(EventHandler):
         if stream.worker.done():
             stream.worker.result()
         stream.queue.put_nowait(sentence)
+        stream.queued = True
 
     async def _speak_stream(self, queue: asyncio.Queue, voice: VoiceRequest, stats: SpeechStats) -> None:
         """Speak each sentence as its own audio block as soon as it is complete.

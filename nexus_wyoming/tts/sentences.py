@@ -23,6 +23,8 @@ last whitespace (or hard, inside a very long word).
 
 import re
 
+from .units import CLAUSE_END
+
 #: Abbreviations that introduce what follows (a name, a number, an example): never a sentence end.
 #: Single letters and letters joined by dots (`J.`, `U.S.`, `e.g.`, `i.e.`) are treated the same way by rule.
 PREFIX_ABBREVIATIONS = frozenset(
@@ -72,6 +74,28 @@ class SentenceBuffer:
     def flush(self) -> list[str]:
         """End of text: return the rest as sentences and start afresh."""
         return self._take(self._pending, final=True)
+
+    def take_opening(self, min_chars: int, max_chars: int) -> str | None:
+        """The start of the pending sentence, if it can be spoken on its own already.
+
+        That is the text up to its first clause boundary (at least `min_chars` in; one
+        past `max_chars` only once that much is pending), or, once more than `max_chars`
+        are pending without one, up to the last word break within `max_chars`. Speech
+        can then start while the first sentence of a slow stream (LLM tokens) is still
+        arriving; the rest comes out of add() as usual.
+        """
+        pending = self._pending
+        cut = next((m.end() for m in CLAUSE_END.finditer(pending) if m.end() >= min_chars), None)
+        if cut is not None and cut > max_chars >= len(pending):
+            cut = None
+        if cut is None and len(pending) > max_chars:
+            space = pending.rfind(" ", min_chars, max_chars + 1)
+            cut = space if space != -1 else None
+        if cut is None:
+            return None
+        rest = pending[cut:].lstrip()
+        self._pending, self._scan = rest, max(0, self._scan - (len(pending) - len(rest)))
+        return pending[:cut].strip()
 
     def _take(self, text: str, final: bool) -> list[str]:
         """Cut every sentence that can be decided now; keep the rest pending."""

@@ -18,8 +18,8 @@ import re
 #: a shorter one ("Well,") is cut at a word instead, which sounds less choppy.
 MIN_CLAUSE_CHARS = 12
 
-# Punctuation after which a reader pauses, with any closing quotes or brackets, then a space.
-_CLAUSE_END = re.compile(r"(?:[,;:)\]]|(?<= )[—–-])[\"'”’»)\]]*(?= )")
+#: Punctuation after which a reader pauses, with any closing quotes or brackets, then a space.
+CLAUSE_END = re.compile(r"(?:[,;:)\]]|(?<= )[—–-])[\"'”’»)\]]*(?= )")
 
 
 def split_units(sentence: str, max_chars: int = 160, first_max_chars: int | None = None) -> list[str]:
@@ -42,7 +42,7 @@ def split_units(sentence: str, max_chars: int = 160, first_max_chars: int | None
 def _cut(text: str, pos: int, cap: int, max_chars: int) -> tuple[int, int]:
     """Where the unit starting at `pos` ends, and where the next one starts."""
     clause = None
-    for match in _CLAUSE_END.finditer(text, pos, pos + cap + 1):
+    for match in CLAUSE_END.finditer(text, pos, pos + cap + 1):
         if match.end() - pos >= MIN_CLAUSE_CHARS:
             clause = match.end()
     if clause is not None:

@@ -158,16 +158,21 @@ async def test_failure_of_the_last_engine_propagates(behaviour, error):
         await collect(FallbackEngine([a, b], TIMEOUT))
 
 
-async def test_failure_after_first_audio_propagates_without_duplicate_audio():
+async def test_failure_after_first_audio_hands_the_whole_unit_to_the_next_engine():
+    # Nothing lost: the successor speaks the unit again from its start.
     a, b = FakeEngine("a-mid", "fail-after-first"), FakeEngine("b-mid")
     before = fallbacks(a.name)
-    received = []
+    received = [piece async for piece in FallbackEngine([a, b], TIMEOUT).synthesize("Hi.", DEFAULT)]
+    assert received[0].audio == b"a-mid:Hi.:0" and received[0].engine == "a-mid"
+    assert [p.engine for p in received[1:]] == ["b-mid"] * (len(received) - 1) and len(received) > 1
+    assert b.calls == [("Hi.", DEFAULT)]
+    assert fallbacks(a.name) == before + 1
+
+
+async def test_failure_after_first_audio_of_the_last_engine_propagates():
+    a = FakeEngine("a-mid-last", "fail-after-first")
     with pytest.raises(TtsError, match="mid-stream"):
-        async for piece in FallbackEngine([a, b], TIMEOUT).synthesize("Hi.", DEFAULT):
-            received.append(piece)
-    assert [p.audio for p in received] == [b"a-mid:Hi.:0"]
-    assert b.calls == []
-    assert fallbacks(a.name) == before
+        await collect(FallbackEngine([a], TIMEOUT))
 
 
 # ---------------------------------------------------------------- voices

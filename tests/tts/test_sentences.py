@@ -250,3 +250,38 @@ def test_invalid_max_chars() -> None:
     """A limit below one character is a configuration error."""
     with pytest.raises(ValueError):
         SentenceBuffer(0)
+
+
+# ------------------------------------------------------------ take_opening
+
+@pytest.mark.parametrize(
+    "pending, opening, rest",
+    [
+        ("Well, I think the kitchen lights are on, but", "Well, I think the kitchen lights are on,", "but"),
+        ("The weather today is sunny with a high of 72 degrees, and", "The weather today is sunny with a high of 72 degrees,", "and"),
+        ("The weather today is sunny with a high of", None, None),  # 41 chars, no clause: wait
+        ("alpha bravo charlie delta echo foxtrot golf hotel india juliet", "alpha bravo charlie delta echo foxtrot golf", "hotel india juliet"),
+        ("Oh, yes", None, None),  # clause shorter than min_chars
+        ("It costs 1,000 dollars and more", None, None),  # no space after the comma: not a clause
+        ("Yes; the lights, however, stay", "Yes; the lights,", "however, stay"),
+        ("", None, None),
+        ("x" * 100, None, None),  # no word break: nothing to cut safely
+    ],
+)
+def test_take_opening(pending, opening, rest):
+    buffer = SentenceBuffer()
+    assert buffer.add(pending) == []
+    assert buffer.take_opening(12, 48) == opening
+    remaining = buffer.flush()
+    if opening is None:
+        assert remaining == ([pending.strip()] if pending.strip() else [])
+    else:
+        assert remaining == [rest]
+
+
+def test_take_opening_keeps_sentence_detection_going():
+    buffer = SentenceBuffer()
+    buffer.add("Well, the lights in the hall are on, ")
+    assert buffer.take_opening(12, 48) == "Well, the lights in the hall are on,"
+    assert buffer.add("Mr. Smith said so. And") == ["Mr. Smith said so."]
+    assert buffer.flush() == ["And"]

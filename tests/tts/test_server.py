@@ -75,7 +75,8 @@ async def test_streaming_speaks_each_sentence_once(tts_server):
     events = await stream(client, PARAGRAPH)
     await client.close()
     types = [e.type for e in events]
-    assert types.count("audio-start") == 3 == types.count("audio-stop")
+    # the first clause ("…72 degrees,") is spoken on its own, then the three sentences' rests
+    assert types.count("audio-start") == 4 == types.count("audio-stop")
     streamed = sum(len(e.payload) for e in events if e.type == "audio-chunk") / (2 * 22050)
     whole = audio_seconds(await synthesize(tts_server, PARAGRAPH))
     assert abs(streamed - whole) < 0.25 * whole  # not spoken twice
@@ -145,3 +146,20 @@ async def test_sigterm_drains_the_request_in_flight(tmp_path):
         assert await asyncio.to_thread(server.proc.wait, 30) == 0
     finally:
         server.stop()
+
+
+async def test_streaming_speaks_the_first_clause_before_the_sentence_ends(tts_server):
+    # An LLM streams tokens slowly: the first clause plays before its sentence is complete.
+    client = await WyomingClient.connect(tts_server.host, tts_server.port)
+    await client.send(SynthesizeStart().event())
+    for word in "Well, I think the kitchen lights are on, ".split(" "):
+        await client.send(SynthesizeChunk(text=word + " ").event())
+    first = await client.read_until("audio-chunk")
+    assert first[0].type == "audio-start"
+    await client.send(SynthesizeChunk(text="but the hall is dark.").event())
+    await client.send(SynthesizeStop().event())
+    rest = await client.read_until("synthesize-stopped")
+    await client.close()
+    streamed = sum(len(e.payload) for e in first + rest if e.type == "audio-chunk") / (2 * 22050)
+    whole = audio_seconds(await synthesize(tts_server, "Well, I think the kitchen lights are on, but the hall is dark."))
+    assert abs(streamed - whole) < 0.3 * whole
