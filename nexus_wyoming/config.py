@@ -119,6 +119,22 @@ class TtsSettings:
 
 
 @dataclass(frozen=True)
+class SessionSettings:
+    """Conversation memory of the intent server: history store, Redis cache, response cache."""
+
+    history_url: Optional[str] = None  # None = sqlite:///<data_dir>/history.db
+    redis_url: Optional[str] = None
+    session_idle_s: float = setting(3600.0, minimum=1.0, maximum=30 * 86400.0)
+    recent_turns: int = setting(10, minimum=0, maximum=200)
+    max_message_chars: int = setting(8000, minimum=100, maximum=1_000_000)
+    sqlite_synchronous: str = setting("normal", choices=["normal", "full"])
+    response_cache_ttl_s: float = setting(3600.0, minimum=0.0, maximum=30 * 86400.0)
+    response_cache_entries: int = setting(1024, minimum=0, maximum=1_000_000)
+    retry_max_s: float = setting(30.0, minimum=0.1, maximum=3600.0)
+    contexts: Optional[dict[str, str]] = None
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a Nexus Wyoming process needs."""
 
@@ -130,6 +146,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     keys: Keys = field(default_factory=Keys)
     tts: TtsSettings = field(default_factory=TtsSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
 
     @property
     def data_path(self) -> Path:
@@ -268,6 +285,15 @@ def _value(hint: Any, value: Any, dotted: str, origins: Mapping[str, str]) -> An
         return _build(hint, {} if value is None else value, dotted + ".", origins)
     if isinstance(value, _EnvText) and hint is not str:
         value = yaml.safe_load(value) if value else None
+    if origin is dict:
+        key_hint, item_hint = typing.get_args(hint)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{dotted}: expected a mapping, got {value!r} (in {where})")
+        return {
+            _value(key_hint, str(k) if isinstance(k, int) and not isinstance(k, bool) else k, f"{dotted}.{k}", origins):
+            _value(item_hint, v, f"{dotted}.{k}", origins)
+            for k, v in value.items()
+        }
     if origin is list:
         (item,) = typing.get_args(hint)
         if isinstance(value, str):
