@@ -101,6 +101,32 @@ class AuraSettings:
     sample_rate: int = setting(24000, choices=[8000, 16000, 24000, 32000, 48000])
 
 
+#: Nova-3 monolingual languages (developers.deepgram.com changelog, 2025-08 to 2025-11).
+DEEPGRAM_NOVA3_LANGUAGES = [
+    "en", "bg", "ca", "cs", "da", "de", "el", "es", "et", "fi", "fr", "hi", "hu", "id", "it",
+    "ja", "ko", "lt", "lv", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sv", "tr", "uk", "vi",
+]
+
+
+@dataclass(frozen=True)
+class DeepgramSttSettings:
+    """Deepgram live streaming speech-to-text over WebSocket (`/v1/listen`)."""
+
+    url: str = "wss://api.deepgram.com/v1/listen"
+    model: str = "nova-3"
+    language: str = "en"
+    languages: list[str] = setting(DEEPGRAM_NOVA3_LANGUAGES)
+    interim_results: bool = True
+    endpointing_ms: int = setting(500, minimum=0, maximum=10_000)
+    smart_format: bool = True
+    punctuate: bool = True
+    max_terms: int = setting(50, minimum=0, maximum=100)
+    connect_timeout_s: float = setting(3.0, minimum=0.1, maximum=60.0)
+    first_result_timeout_s: float = setting(3.0, minimum=0.1, maximum=60.0)
+    finalize_timeout_s: float = setting(1.5, minimum=0.05, maximum=60.0)
+    keepalive_interval_s: float = setting(4.0, minimum=0.05, maximum=9.0)
+
+
 @dataclass(frozen=True)
 class TtsSettings:
     """The TTS server."""
