@@ -54,6 +54,42 @@ def main() -> None:
     """Nexus Wyoming: low-latency Wyoming servers for Home Assistant."""
 
 
+#: The servers `serve` runs, in start order, when this version has them.
+SERVER_KINDS = ("stt", "intent", "tts")
+
+
+@main.command()
+@click.option("--only", default=None, help="Comma-separated subset of servers to run, e.g. stt,tts.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML settings file.")
+@click.option("--data-dir", default=None, help="Directory for all state (or NEXUS_DATA_DIR).")
+@click.option("--debug", is_flag=True, default=None, help="Log debug messages.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
+@click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS.")
+@click.option("--metrics-port", type=click.IntRange(1, 65000), default=None,
+              help="First metrics port; each server gets the next one, in the order stt, intent, tts.")
+def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, metrics_port: Optional[int], **flags: Any) -> None:
+    """Run every server (each its own process, restarted if it crashes) until stopped."""
+    from .supervisor import Supervisor
+
+    available = [kind for kind in SERVER_KINDS if kind in main.commands]
+    kinds = [k.strip() for k in only.split(",")] if only else available
+    unknown = sorted(set(kinds) - set(available))
+    if unknown or not kinds:
+        click.echo(f"nexus-wyoming: unknown server(s) {unknown}; available: {', '.join(available)}", err=True)
+        sys.exit(2)
+    config = load(config_file, zeroconf=False if no_zeroconf else None, **flags)  # fail fast on bad settings
+    args = [f"--{key.replace('_', '-')}={value}" for key, value in flags.items() if value not in (None, True)]
+    args += ["--debug"] if flags.get("debug") else []
+    args += ["--config", config_file] if config_file else []
+    args += ["--no-zeroconf"] if no_zeroconf else []
+    supervisor = Supervisor(kinds, args)
+    if metrics_port is not None:
+        for offset, child in enumerate(supervisor.children):
+            child.argv += ["--metrics-port", str(metrics_port + offset)]
+    _LOGGER.info("starting %s (data in %s)", ", ".join(kinds), config.data_path)
+    sys.exit(asyncio.run(supervisor.run()))
+
+
 @main.command()
 @server_options("tcp://0.0.0.0:10200")
 def tts(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:

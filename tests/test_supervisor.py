@@ -1,0 +1,50 @@
+"""`nexus-wyoming serve`: children start, a crashed one is restarted, SIGTERM stops all."""
+
+import signal
+import subprocess
+import sys
+
+import psutil
+
+from tests.support.processes import REPO, ServerProcess
+
+
+def serve(tmp_path, *extra: str) -> ServerProcess:
+    return ServerProcess(
+        ["serve", "--only", "tts", "--no-zeroconf", "--data-dir", str(tmp_path), *extra],
+        env={"NEXUS_TTS__URI": "tcp://127.0.0.1:0"},
+    )
+
+
+def test_crashed_server_is_restarted_and_sigterm_stops_everything(tmp_path):
+    supervisor = serve(tmp_path).start()
+    try:
+        (child,) = psutil.Process(supervisor.pid).children()
+        child.send_signal(signal.SIGKILL)
+        assert supervisor.wait_for_log(r"tts server exited with code -9; restarting", timeout=10)
+        assert supervisor.wait_for_log(r"(?s)restarting.*listening on tcp://", timeout=60), supervisor.log
+        (restarted,) = psutil.Process(supervisor.pid).children()
+        assert restarted.pid != child.pid
+        assert supervisor.terminate() == 0
+        assert not restarted.is_running() or restarted.status() == psutil.STATUS_ZOMBIE
+    finally:
+        supervisor.stop()
+
+
+def test_config_error_exits_2_without_starting(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tts:\n  samples_per_chunk: lots\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "nexus_wyoming", "serve", "--config", str(bad), "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "tts.samples_per_chunk" in result.stderr and str(bad) in result.stderr
+
+
+def test_unknown_server_name_exits_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nexus_wyoming", "serve", "--only", "tts,espresso", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )
+    assert result.returncode == 2 and "espresso" in result.stderr
