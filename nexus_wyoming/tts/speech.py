@@ -5,6 +5,7 @@ fallback engine at another rate is converted to it, so the client hears one stre
 """
 
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Iterable, Optional
 
@@ -54,11 +55,13 @@ class Speech:
         for unit in units:
             self.stats.chars += len(unit)
             began = time.perf_counter()
-            async for piece in engine.synthesize(unit, voice):
-                self.stats.synthesis_seconds += time.perf_counter() - began
-                self.stats.engines.add(piece.engine)
-                await self._send(piece)
-                began = time.perf_counter()
+            # aclosing: a client that hangs up stops the engine now (Cartesia cancels), not at GC
+            async with aclosing(engine.synthesize(unit, voice)) as pieces:
+                async for piece in pieces:
+                    self.stats.synthesis_seconds += time.perf_counter() - began
+                    self.stats.engines.add(piece.engine)
+                    await self._send(piece)
+                    began = time.perf_counter()
 
     async def finish(self) -> None:
         """Close the block if any audio was sent."""
