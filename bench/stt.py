@@ -157,10 +157,13 @@ def render(servers: list[Server], utts: list[corpus.Utterance], results: Results
     row("first audio-chunk → first transcript-chunk", lambda r: r.first_partial_s, every)
     wers = [wer_of(utts, results[lab]) for lab in labels]
     cells = ["**WER** (exact / utterances)"]
-    for w in wers:
-        cells += [f"{w.rate * 100:.1f}%", f"{w.exact}/{w.utterances}"]
+    for lab, w in zip(labels, wers):
+        failed = sum(isinstance(o, str) for outs in results[lab].values() for o in outs)
+        note = f" ({failed} failed, not scored)" if failed else ""
+        cells += [f"{w.rate * 100:.1f}%{note}" if w.words else f"n/a{note}",
+                  f"{w.exact}/{w.utterances}"]
     if ratio:
-        cells.append(f"{wers[0].rate / wers[1].rate:.2f}" if wers[1].rate else "n/a")
+        cells.append(f"{wers[0].rate / wers[1].rate:.2f}" if wers[0].words and wers[1].rate else "n/a")
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", misrecognitions(labels, utts, results)])
 
