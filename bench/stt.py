@@ -197,27 +197,30 @@ def ours_process(data_dir: Path, env: dict[str, str]) -> peers.PeerProcess:
     return peers.PeerProcess(argv, None, name="ours-stt", env=env)
 
 
-def peer_model_dir(ours_data_dir: Optional[Path]) -> Path:
+def peer_model_dir(ours_data_dir: Path) -> Path:
     """The model dir our server assembled, when there is one, else one assembled here."""
-    if ours_data_dir is not None:
-        ours = ours_data_dir / "models" / "whisper-base"
-        if (ours / "model.bin").exists():
-            return ours
+    ours = ours_data_dir / "models" / "whisper-base"
+    if (ours / "model.bin").exists():
+        return ours
     return peers.assemble_whisper_base(peers.whisper_venv())
 
 
 async def start_servers(stack: AsyncExitStack, args: argparse.Namespace) -> tuple[list[Server], Path]:
-    """Start (or attach to) ours, then the peer on the same weights; ask both for `info`."""
+    """Start (or attach to) ours, then the peer on the same weights; ask both for `info`.
+
+    Ours runs local Whisper only (no Deepgram even if a key is set) with the peer's thread count.
+    """
     servers: list[Server] = []
-    ours_data = None
     if not args.peer_only:
         uri = args.ours_uri
         if not uri:
-            ours_data = args.ours_data_dir
-            env = dict(item.split("=", 1) for item in args.ours_env)
-            uri = (await stack.enter_async_context(ours_process(ours_data, env))).uri
+            env = {"NEXUS_STT__ENGINES": "[whisper]",
+                   "NEXUS_STT__WHISPER__THREADS": str(args.peer_threads)}
+            env.update(item.split("=", 1) for item in args.ours_env)
+            ours = ours_process(args.ours_data_dir, env)
+            uri = (await stack.enter_async_context(ours)).uri
         servers.append(Server("ours", uri))
-    model_dir = peer_model_dir(ours_data)
+    model_dir = peer_model_dir(args.ours_data_dir)
     if args.peer_uri:
         uri = args.peer_uri
     else:
@@ -247,7 +250,8 @@ async def amain(args: argparse.Namespace) -> None:
     for s in servers:
         print(f"- {s.label}: {s.program} at {s.uri}, transcript streaming="
               f"{'yes' if s.streaming else 'no'}, requires_external_vad={s.external_vad}")
-    print(f"- peer model: {model_dir} (model.bin sha256 {model_sha[:16]}), int8, "
+    origin = "assembled by ours, " if model_dir.is_relative_to(args.ours_data_dir) else ""
+    print(f"- peer model: {model_dir} ({origin}model.bin sha256 {model_sha[:16]}), int8, "
           f"{args.peer_threads} CPU threads, beam 1, language en")
     print(f"- {len(utts)} Piper-spoken commands ({sum(u.seconds for u in utts):.1f} s) x "
           f"{args.reps} reps, concurrency {args.concurrency}, servers alternated per utterance; "
@@ -281,7 +285,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--ours-data-dir", type=Path, default=OURS_DATA_DIR,
                    help="our server's --data-dir (kept, so its model is assembled once)")
     p.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra environment for our server, e.g. NEXUS_STT__...=...")
+                   help="extra environment for our server (wins over the defaults "
+                        "NEXUS_STT__ENGINES=[whisper], NEXUS_STT__WHISPER__THREADS=<peer threads>)")
     p.add_argument("--peer-uri", help="use a wyoming-faster-whisper already running at tcp://HOST:PORT")
     p.add_argument("--peer-only", action="store_true", help="benchmark the peer alone")
     p.add_argument("--json", metavar="FILE", help="write raw per-request figures here")
