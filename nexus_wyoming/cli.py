@@ -108,5 +108,89 @@ def tts(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **fla
         sys.exit(1)
 
 
+def _sessions_options(command: Callable) -> Callable:
+    """Where the history is: the same settings the intent server reads."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML settings file."),
+        click.option("--data-dir", default=None, help="Directory for all state (or NEXUS_DATA_DIR)."),
+        click.option("--history-url", default=None, help="sqlite:///PATH or postgresql://… (default: the config's)."),
+    ]
+    return functools.reduce(lambda cmd, opt: opt(cmd), reversed(options), command)
+
+
+def _with_sessions(config_file: Optional[str], data_dir: Optional[str], history_url: Optional[str],
+                   work: Callable) -> Any:
+    """Run `work(manager)` against the configured history store; exit 1 with the reason on failure."""
+    from .sessions import SessionManager
+
+    config = load(config_file, **{"data_dir": data_dir, "sessions.history_url": history_url})
+
+    async def run() -> Any:
+        manager = SessionManager.from_config(config)
+        try:
+            await manager.start(strict=True)
+            return await work(manager)
+        finally:
+            await manager.close()
+
+    try:
+        return asyncio.run(run())
+    except Exception as err:  # a store that cannot be reached: say so, no traceback
+        click.echo(f"nexus-wyoming: {type(err).__name__}: {err}", err=True)
+        sys.exit(1)
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    from .sessions.admin import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from err
+
+
+@main.group()
+def sessions() -> None:
+    """Inspect and prune the conversation history of the intent server."""
+
+
+@sessions.command("list")
+@_sessions_options
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, help="Most devices to show.")
+def sessions_list(config_file: Optional[str], data_dir: Optional[str], history_url: Optional[str], limit: int) -> None:
+    """Devices with stored conversations, most recently active first."""
+    from .sessions.admin import devices_table
+
+    devices = _with_sessions(config_file, data_dir, history_url, lambda m: m.devices(limit))
+    click.echo(devices_table(devices) if devices else "no stored sessions")
+
+
+@sessions.command("show")
+@_sessions_options
+@click.argument("device")
+@click.option("--sessions", "count", type=click.IntRange(1, 1000), default=3, help="Most recent sessions to show.")
+def sessions_show(config_file: Optional[str], data_dir: Optional[str], history_url: Optional[str],
+                  device: str, count: int) -> None:
+    """One device's latest sessions with their messages (exit 1 if it has none)."""
+    from .sessions.admin import sessions_text, shown
+
+    found = _with_sessions(config_file, data_dir, history_url, lambda m: m.device_sessions(device, count))
+    if not found:
+        click.echo(f"no sessions for device {shown(device)}", err=True)
+        sys.exit(1)
+    click.echo(sessions_text(device, found))
+
+
+@sessions.command("purge")
+@_sessions_options
+@click.option("--older-than", required=True, callback=_duration, metavar="DURATION",
+              help="Delete sessions idle for longer than this: 30d, 12h, 90m.")
+def sessions_purge(config_file: Optional[str], data_dir: Optional[str], history_url: Optional[str],
+                   older_than: float) -> None:
+    """Delete old sessions and their messages (device contexts are kept)."""
+    deleted, messages = _with_sessions(config_file, data_dir, history_url, lambda m: m.purge(older_than))
+    click.echo(f"purged {deleted} session(s) and {messages} message(s)")
+
+
 if __name__ == "__main__":
     main()
