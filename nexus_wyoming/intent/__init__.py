@@ -1,0 +1,1 @@
+"""The intent ("handle") server: offline skills, modes, LLM providers with fallback, web search."""
