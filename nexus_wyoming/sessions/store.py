@@ -11,7 +11,7 @@ from typing import Optional
 
 from .drivers import TIMEOUT_S, Driver, PostgresDriver, SqliteDriver, Tx
 from .model import DeviceSummary, Message, Session
-from .schema import migrate
+from .schema import VERSION, migrate
 
 _LOGGER = logging.getLogger(__name__)
 _ADVISORY_LOCK = 0x6E657875  # "nexu": one migrating server at a time
@@ -88,13 +88,21 @@ class HistoryStore:
                 return await migrate(dialect, tx.fetch, tx.execute)
 
             try:
-                old = await self.driver.transaction(upgrade)
+                if await self._version() != VERSION:  # up to date: no write needed (read-only files open)
+                    if await self.driver.transaction(upgrade) == 0:
+                        _LOGGER.info("created the history schema in %s", self.where)
             except BaseException:
                 await self.driver.close()
                 raise
-            if old == 0:
-                _LOGGER.info("created the history schema in %s", self.where)
             self.opened = True
+
+    async def _version(self) -> Optional[int]:
+        """The schema version, None when there is no schema yet."""
+        try:
+            rows = await self.driver.fetch("SELECT version FROM schema_version")
+        except Exception:  # no such table: a new database
+            return None
+        return rows[0][0] if rows else None
 
     async def close(self) -> None:
         """Release connections."""
