@@ -8,6 +8,7 @@ import asyncio
 import importlib.metadata
 import json
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import AsyncIterator, Optional
@@ -40,8 +41,9 @@ def find_voices(voices_dir: Optional[str]) -> dict[str, Path]:
 
 def _load(path: Path, threads: int) -> PiperVoice:
     options = onnxruntime.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
+    # onnxruntime sizes its pool from the host's physical cores, which can differ from
+    # the CPUs this process may use (containers, taskset): use those instead.
+    options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
     config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text("utf-8")))
     session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     return PiperVoice(session=session, config=config)
