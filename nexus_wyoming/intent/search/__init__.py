@@ -1,0 +1,1 @@
+"""Web search: when to search (keyword classifier), how (Tavily), and how long to wait (policy)."""
