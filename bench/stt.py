@@ -65,7 +65,7 @@ async def run_one(server: Server, utt: corpus.Utterance, pcm: bytes, silence_s: 
 async def run_bench(
     servers: list[Server], utts: list[corpus.Utterance], args: argparse.Namespace
 ) -> Results:
-    """Warm up, then stream each utterance `reps` times, alternating servers per utterance.
+    """Warm up, then stream each utterance `reps` times, alternating servers (and who goes first).
 
     With concurrency N, N clients stream the same utterance to one server at the same instant.
     """
@@ -80,7 +80,7 @@ async def run_bench(
     total = args.reps * len(utts)
     for rep in range(args.reps):
         for i, utt in enumerate(utts):
-            for server in servers:
+            for server in servers[:: 1 if (rep + i) % 2 == 0 else -1]:
                 outcomes = await asyncio.gather(
                     *(run_one(server, utt, pcms[utt.name], args.silence_s) for _ in range(args.concurrency))
                 )
