@@ -18,7 +18,6 @@ import os
 import platform
 import random
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile

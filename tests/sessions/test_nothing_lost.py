@@ -114,8 +114,8 @@ async def test_postgres_down_replies_still_go_out_and_writes_resume(own_postgres
         assert sum("turn of device 'kitchen' not stored" in e for e in errors) == 3
         reply = await handle_update_context(manager, UpdateContext("kitchen", "In the kitchen.").event())
         assert reply.type == "error" and reply.data["code"] == "store-unavailable"
-        read_warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "history store" in r.getMessage()]
-        assert len(read_warnings) == 1
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert sum("history store" in w for w in warnings) == 1
         own_postgres.start()
         session = await manager.begin_turn("kitchen")
         assert [m.text for m in session.history] == ["one", "1"]

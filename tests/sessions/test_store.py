@@ -1,8 +1,6 @@
 """The history store on real SQLite files and a real PostgreSQL: schema, migration, round trips."""
 
 import sqlite3
-import time
-from pathlib import Path
 
 import pytest
 
