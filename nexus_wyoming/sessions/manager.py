@@ -21,7 +21,9 @@ from ..config import Config, SessionSettings
 from ..metrics import REGISTRY
 from .context import sanitize_context
 from .identity import clean_device
-from .model import ASSISTANT, USER, DeviceSummary, Message, Session, clean_latencies, storable_text
+from .model import (
+    ASSISTANT, USER, DeviceSummary, Message, Session, clean_latencies, clean_mode, storable_text,
+)
 from .outage import Outage
 from .redis_cache import RedisCache
 from .response_cache import ResponseCache
@@ -92,7 +94,10 @@ class SessionManager:
     # ------------------------------------------------------------------ turns
 
     async def begin_turn(self, device: Optional[str], mode: Optional[str] = None) -> Session:
-        """The device's active session with its recent history, or a new one; never raises."""
+        """The device's active session with its recent history, or a new one; never raises.
+
+        A `mode` given becomes the session's mode (stored with the next turn); None keeps it.
+        """
         started = time.perf_counter()
         now = self.clock()
         device = clean_device(device)
@@ -100,7 +105,7 @@ class SessionManager:
         if session is None:
             session = Session(uuid.uuid4().hex, device, None, None, now, now)
         session.context = await self.get_context(device) if device is not None else None
-        if mode is not None:
+        if clean_mode(mode) is not None:
             session.mode = mode
         _READ.observe(time.perf_counter() - started)
         return session
@@ -130,6 +135,7 @@ class SessionManager:
                             bool(partial))]
         was_new = session.is_new
         session.last_active = now
+        session.mode = clean_mode(session.mode)
         # Shielded: a client that disconnects now must not cancel a half-written turn.
         stored = await asyncio.shield(asyncio.ensure_future(self._commit(session, messages)))
         session.is_new = False

@@ -8,6 +8,7 @@ USER = "user"
 ASSISTANT = "assistant"
 _MAX_LATENCIES = 32
 _MAX_LATENCY_NAME = 64
+_MAX_MODE_CHARS = 64
 _CUT_MARK = "…"
 
 
@@ -95,3 +96,10 @@ def clean_latencies(value: Any) -> dict[str, float]:
             continue
         cleaned[name] = float(number)
     return cleaned
+
+
+def clean_mode(value: Any) -> Optional[str]:
+    """A mode name as stored: a short printable string, else None."""
+    if isinstance(value, str) and 0 < len(value) <= _MAX_MODE_CHARS and value.isprintable():
+        return value
+    return None

@@ -128,6 +128,16 @@ async def test_mode_changed_during_a_session_is_kept(make_manager):
     assert (await manager.begin_turn("kitchen", "planning")).mode == "planning"
 
 
+@pytest.mark.parametrize("bad", [123, "", "x" * 65, "fast\x00er", ["faster"]])
+async def test_bad_modes_are_dropped_not_stored(make_manager, bad):
+    manager = await make_manager()
+    session = await manager.begin_turn("kitchen", bad)
+    assert session.mode is None
+    session.mode = bad  # the intent server sets it wrongly
+    assert await manager.record_turn(session, "q", "a")
+    assert (await manager.begin_turn("kitchen")).mode is None
+
+
 async def test_contexts_from_yaml_then_set_over_wyoming_then_cleared(make_manager):
     manager = await make_manager(contexts={"kitchen": "  In the\nkitchen. "})
     assert await manager.get_context("kitchen") == "In the kitchen."
