@@ -1,0 +1,1 @@
+"""Built-in skills: answers that need no model and no network, in microseconds."""

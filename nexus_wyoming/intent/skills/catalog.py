@@ -1,0 +1,13 @@
+"""The built-in skills, in the order they are asked."""
+
+from .arithmetic import ArithmeticSkill
+from .base import SkillRouter
+from .chat import ChatSkill
+from .clock import ClockSkill
+from .modes import ModeSkill
+from .units import UnitSkill
+
+
+def builtin_skills() -> SkillRouter:
+    """Small talk and "repeat after me" first (so their words are never calculated), then the rest."""
+    return SkillRouter([ChatSkill(), ModeSkill(), ClockSkill(), UnitSkill(), ArithmeticSkill()])
