@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -63,9 +62,10 @@ def _respecting_file_modes() -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize("read_only, history_seen", [("file", 1), ("file and directory", 0)])
-async def test_read_only_sqlite_the_reply_is_still_delivered(read_only, history_seen):
+async def test_read_only_sqlite_the_reply_is_still_delivered(read_only, history_seen, tmp_path):
     """A read-only file in a writable directory is still read; in a read-only one WAL cannot be."""
-    data_dir = Path(tempfile.mkdtemp(prefix="nexus-ro-"))
+    data_dir = tmp_path / "read-only"
+    data_dir.mkdir()
     try:
         path = data_dir / "history.db"
         settings = SessionSettings(history_url=f"sqlite://{path}")
