@@ -136,6 +136,7 @@ class WhisperSettings:
     compute_type: str = setting("int8", choices=["int8", "int8_float32", "int16", "float32", "default"])
     threads: int = setting(0, minimum=0, maximum=64)
     beam_size: int = setting(1, minimum=1, maximum=10)
+    encoder_window_s: int = setting(10, minimum=5, maximum=30)
     max_queue: int = setting(4, minimum=0, maximum=1000)
 
 
