@@ -191,6 +191,73 @@ class SessionSettings:
     contexts: Optional[dict[str, str]] = None
 
 
+REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high"]
+
+
+@dataclass(frozen=True)
+class GroqSettings:
+    """Groq's OpenAI-compatible endpoint (key: GROQ_API_KEY); models come from the modes file."""
+
+    url: str = "https://api.groq.com/openai/v1"
+    model: Optional[str] = None  # one model for every mode instead of the modes file's
+    reasoning_effort: Optional[str] = setting(None, choices=REASONING_EFFORTS)
+
+
+@dataclass(frozen=True)
+class GeminiSettings:
+    """Google Gemini's OpenAI-compatible endpoint (key: GOOGLE_API_KEY)."""
+
+    url: str = "https://generativelanguage.googleapis.com/v1beta/openai/"
+    model: Optional[str] = None
+    reasoning_effort: Optional[str] = setting("none", choices=REASONING_EFFORTS)  # "none": no thinking delay
+
+
+@dataclass(frozen=True)
+class LocalLlmSettings:
+    """A local OpenAI-compatible server the user runs (llama.cpp server, Ollama); no key."""
+
+    url: Optional[str] = None  # e.g. http://localhost:11434/v1 (Ollama) or http://localhost:8080/v1 (llama.cpp)
+    model: Optional[str] = None
+    reasoning_effort: Optional[str] = setting(None, choices=REASONING_EFFORTS)
+
+
+@dataclass(frozen=True)
+class TavilySettings:
+    """Tavily web search (key: TAVILY_API_KEY)."""
+
+    url: str = "https://api.tavily.com/search"
+    max_results: int = setting(2, minimum=1, maximum=20)
+    search_depth: str = setting("basic", choices=["basic", "advanced"])
+    timeout_s: float = setting(5.0, minimum=0.1, maximum=60.0)
+
+
+#: Words that make a question need fresh facts from the web (from the seed).
+SEARCH_KEYWORDS = ["weather", "temperature", "forecast", "news", "today", "latest", "current", "price", "score"]
+
+
+@dataclass(frozen=True)
+class IntentSettings:
+    """The intent (handle) server: modes, LLM providers, web search, skills."""
+
+    uri: str = "tcp://0.0.0.0:10600"
+    modes_file: Optional[str] = None  # None = config/modes.yaml
+    default_mode: Optional[str] = None  # None = the modes file's default
+    device_modes: Optional[dict[str, str]] = None
+    stream: bool = True
+    max_text_chars: int = setting(2000, minimum=1, maximum=100_000)
+    timezone: Optional[str] = None  # IANA name for the time skills; None = the server's
+    connect_timeout_s: float = setting(3.0, minimum=0.1, maximum=60.0)
+    first_token_timeout_s: float = setting(2.5, minimum=0.05, maximum=60.0)
+    stream_timeout_s: float = setting(15.0, minimum=0.1, maximum=300.0)
+    max_reply_s: float = setting(60.0, minimum=1.0, maximum=600.0)
+    provider_cooldown_s: float = setting(30.0, minimum=0.0, maximum=3600.0)
+    search_keywords: list[str] = setting(SEARCH_KEYWORDS)
+    groq: GroqSettings = field(default_factory=GroqSettings)
+    gemini: GeminiSettings = field(default_factory=GeminiSettings)
+    local: LocalLlmSettings = field(default_factory=LocalLlmSettings)
+    tavily: TavilySettings = field(default_factory=TavilySettings)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a Nexus Wyoming process needs."""
@@ -205,6 +272,7 @@ class Config:
     stt: SttSettings = field(default_factory=SttSettings)
     tts: TtsSettings = field(default_factory=TtsSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    intent: IntentSettings = field(default_factory=IntentSettings)
 
     @property
     def data_path(self) -> Path:
@@ -384,6 +452,11 @@ def _check_range(meta: Mapping[str, Any], value: Any, dotted: str, origins) -> N
         raise ConfigError(f"{dotted}: {value!r} is below the minimum {meta['min']} (in {where})")
     if meta.get("max") is not None and value > meta["max"]:
         raise ConfigError(f"{dotted}: {value!r} is above the maximum {meta['max']} (in {where})")
+
+
+def parse_settings(cls: type, raw: Any, name: str, origin: str) -> Any:
+    """A settings dataclass from a mapping read elsewhere (e.g. the modes file), checked like the config."""
+    return _build(cls, raw, f"{name}.", {name: origin})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
