@@ -32,6 +32,7 @@ class Segment:
     kind: str
     audio: bytes = b""
     reason: str = ""
+    voiced: bool = False
 
 
 class Endpointer:
@@ -70,7 +71,7 @@ class Endpointer:
         self._frames += 1
         self._heard_speech |= speech
         self._silent_frames = 0 if speech else self._silent_frames + 1
-        out = [Segment("audio", frame)]
+        out = [Segment("audio", frame, voiced=speech)]
         end = self._end_reason()
         if end:
             self.cancel()

@@ -1,0 +1,5 @@
+"""`python -m satellite` = `nexus-satellite`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,263 @@
+"""Home Assistant mode: we are a Wyoming satellite server; Home Assistant connects to us.
+
+Like wyoming-satellite's VAD mode, with what HA 2025.4 measurably needs: `pong` at
+once (HA drops a satellite that is silent for 5 s), `played` once a reply was heard
+(else the entity stays 'responding'), and our own end of speech sent as `audio-stop`
+(HA then stops waiting ~1.3 s for its own VAD). One HA connection is active; a new one
+takes over (HA reconnects after network trouble), describe/ping are answered for all.
+"""
+
+import asyncio
+import logging
+from typing import Optional
+
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.snd import Played
+from wyoming.vad import VoiceStarted, VoiceStopped
+from wyoming.wake import Detection
+
+from nexus_wyoming.audio import PcmFormat
+from nexus_wyoming.protocol.server import ClientGone, Connection, EventHandler
+
+from .endpoint import Segment
+from .frontend import Frontend
+from .player import Playback, Player
+from .timers import on_timer_event
+from .turns import TurnTimer
+
+_LOGGER = logging.getLogger(__name__)
+MIC = PcmFormat(16_000)
+
+
+class HaSatellite:
+    """What outlives a connection: listening state, the active connection, playback."""
+
+    def __init__(self, info: Info, frontend: Frontend, player: Player, device_id: str) -> None:
+        self.info = info
+        self.frontend = frontend
+        self.player = player
+        self.device_id = device_id
+        self.connection: Optional[Connection] = None
+        self.running = False
+        self.streaming = False
+        self.turn: Optional[TurnTimer] = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ connection
+
+    def attach(self, connection: Connection) -> None:
+        """`connection` is Home Assistant from now on; an older one is closed."""
+        if self.connection is connection:
+            return
+        old, self.connection = self.connection, connection
+        if old is not None:
+            _LOGGER.info("Home Assistant reconnected from %s; closing %s", connection.peer, old.peer)
+            old.writer.close()
+        self._stop_streaming()
+
+    def detach(self, connection: Connection) -> None:
+        """The active connection ended: stop streaming and wait for the next one."""
+        if self.connection is connection:
+            self.connection = None
+            self.running = False
+            self._stop_streaming()
+            _LOGGER.info("Home Assistant disconnected")
+
+    async def send(self, event: Event) -> None:
+        """To the active connection; a dead one is dropped, never raised into the mic loop."""
+        connection = self.connection
+        if connection is None:
+            return
+        try:
+            await connection.write_event(event)
+        except ClientGone:
+            self.detach(connection)
+            connection.writer.close()
+
+    # ------------------------------------------------------------------ microphone side
+
+    async def on_segment(self, segment: Segment) -> None:
+        """From the listener: stream utterances to Home Assistant while it lets us."""
+        if segment.kind == "wake":
+            if self.running and self.connection is not None:
+                await self.send(Detection(name=segment.reason).event())
+            return
+        if segment.kind == "start":
+            if not (self.running and self.connection is not None):
+                self.frontend.cancel()
+                return
+            await self._start_streaming(segment.audio)
+        elif segment.kind == "audio" and self.streaming:
+            await self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=segment.audio).event())
+        elif segment.kind == "end" and self.streaming:
+            self.streaming = False
+            if self.turn is not None:
+                self.turn.mark("speech_end")
+                self.turn.info["end"] = segment.reason
+            await self.send(VoiceStopped().event())
+            await self.send(AudioStop().event())  # HA ends STT now instead of after its own VAD
+
+    async def trigger(self) -> None:
+        """A remote trigger (run-pipeline from HA): listen now as after a wake word."""
+        if self.running and not self.streaming and not self.frontend.in_utterance:
+            await self._start_streaming(self.frontend.arm().audio)
+
+    async def _start_streaming(self, preroll: bytes) -> None:
+        self._finish_turn("superseded")
+        self.turn = TurnTimer("ha", self.device_id)
+        end_stage = PipelineStage.TTS if self.player.sink is not None else PipelineStage.HANDLE
+        self.streaming = True
+        _LOGGER.info("speech: running the Home Assistant pipeline")
+        await self.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=end_stage).event())
+        await self.send(VoiceStarted().event())
+        await self.send(AudioStart(rate=16_000, width=2, channels=1).event())
+        if preroll:
+            await self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=preroll).event())
+
+    def _stop_streaming(self) -> None:
+        if self.streaming or self.frontend.in_utterance:
+            self.frontend.cancel()
+        self.streaming = False
+
+    def stop_streaming(self) -> None:
+        """Home Assistant ended the utterance (transcript, error, pause)."""
+        if self.streaming and self.turn is not None:
+            self.turn.mark("speech_end")
+            self.turn.info["end"] = "home-assistant"
+        self._stop_streaming()
+
+    # ------------------------------------------------------------------ playback side
+
+    def play(self, playback: Playback) -> None:
+        """Answer `played` once this stream was heard (or cut off by barge-in)."""
+        connection = self.connection
+        task = asyncio.create_task(self._played(playback, connection))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _played(self, playback: Playback, connection: Optional[Connection]) -> None:
+        heard = await playback.done
+        turn = self.turn if playback.label == "reply" else None
+        if turn is not None and playback.first_heard is not None:
+            turn.mark("heard", playback.first_heard)
+        if connection is not None and connection is self.connection:
+            await self.send(Played().event())
+        if turn is not None:
+            self._finish_turn("played" if heard else "interrupted")
+
+    def _finish_turn(self, outcome: str) -> None:
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            turn.finish(outcome)
+
+
+class HaHandler(EventHandler):
+    """One connection from Home Assistant (or anything speaking like it)."""
+
+    def __init__(self, connection: Connection, satellite: HaSatellite) -> None:
+        super().__init__(connection)
+        self.satellite = satellite
+        self.playback: Optional[Playback] = None
+        self.skipping = False
+
+    async def handle_event(self, event: Event) -> bool:
+        """Dispatch; bad data in a known event is answered with `error`, never a crash."""
+        try:
+            await self._dispatch(event)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            _LOGGER.warning("bad %s from %s: %s", event.type, self.connection.peer, err)
+            await self.write_event(Error(f"bad data in {event.type}: {err}", "bad-event").event())
+        return True
+
+    async def _dispatch(self, event: Event) -> None:
+        sat = self.satellite
+        kind = event.type
+        if Describe.is_type(kind):
+            await self.write_event(sat.info.event())
+            return
+        if Ping.is_type(kind):
+            await self.write_event(Pong(text=Ping.from_event(event).text).event())
+            return
+        if kind == "pong":
+            return
+        sat.attach(self.connection)
+        if kind == "run-satellite":
+            sat.running = True
+            _LOGGER.info("Home Assistant is ready: listening for speech")
+        elif kind == "pause-satellite":
+            sat.running = False
+            sat.stop_streaming()
+            _LOGGER.info("paused by Home Assistant")
+        elif Transcript.is_type(kind):
+            text = Transcript.from_event(event).text
+            _LOGGER.info("transcript: %s", text)
+            if sat.turn is not None:
+                sat.turn.mark("speech_end")
+                sat.turn.mark("transcript")
+                sat.turn.info["transcript"] = text
+            sat.stop_streaming()
+        elif kind == "synthesize":
+            if sat.turn is not None:
+                sat.turn.mark("reply_text")
+            _LOGGER.info("reply: %s", str(event.data.get("text", ""))[:200])
+        elif Error.is_type(kind):
+            _LOGGER.warning("Home Assistant error: %s", Error.from_event(event).text)
+            sat.stop_streaming()
+        elif RunPipeline.is_type(kind):
+            await sat.trigger()
+        elif kind.startswith("timer-"):
+            on_timer_event(event, sat.player)
+        elif kind in ("audio-start", "audio-chunk", "audio-stop"):
+            await self._audio(event)
+        else:
+            _LOGGER.debug("ignoring %s", kind)
+
+    async def _audio(self, event: Event) -> None:
+        """Reply audio and announcements: played in order, `played` after each."""
+        sat = self.satellite
+        if AudioStart.is_type(event.type):
+            self._end_playback()
+            start = AudioStart.from_event(event)
+            self.playback = self._open(PcmFormat(start.rate, start.width, start.channels))
+        elif AudioChunk.is_type(event.type):
+            chunk = AudioChunk.from_event(event)
+            fmt = PcmFormat(chunk.rate, chunk.width, chunk.channels)
+            if self.playback is None and not self.skipping:
+                self.playback = self._open(fmt)  # audio without audio-start: play it anyway
+            if self.playback is None:
+                return
+            if fmt != self.playback.format:
+                raise ValueError(f"audio-chunk format {fmt} differs from audio-start {self.playback.format}")
+            if sat.turn is not None and self.playback.label == "reply":
+                sat.turn.mark("reply_audio")
+            self.playback.write(chunk.audio or b"")
+        else:
+            self._end_playback()
+            self.skipping = False
+
+    def _open(self, fmt: PcmFormat) -> Optional[Playback]:
+        problem = fmt.problem()
+        if problem:
+            self.skipping = True
+            raise ValueError(f"unsupported audio format: {problem}")
+        self.skipping = False
+        label = "reply" if self.satellite.turn is not None else "announcement"
+        playback = self.satellite.player.start(fmt, label)
+        self.satellite.play(playback)
+        return playback
+
+    def _end_playback(self) -> None:
+        if self.playback is not None:
+            self.playback.end()
+            self.playback = None
+
+    async def disconnect(self) -> None:
+        """HA went away: what it sent still plays; streaming stops."""
+        self._end_playback()
+        self.satellite.detach(self.connection)

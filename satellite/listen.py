@@ -1,0 +1,63 @@
+"""The listening loop both modes share: microphone → frontend → the mode, with barge-in.
+
+While a reply plays, an utterance either interrupts it (barge-in, once it has lasted
+`barge_in_min_ms` of voiced audio, so a cough does not) or is ignored. Without echo
+cancellation a loud speaker next to the microphone can interrupt itself: turn
+barge-in off then.
+"""
+
+import logging
+from typing import Awaitable, Callable, Optional
+
+from .endpoint import Segment
+from .frontend import Frontend
+from .mic import MicSource, mic_16k
+from .player import Player
+from .vad import FRAME_MS
+
+_LOGGER = logging.getLogger(__name__)
+SegmentHandler = Callable[[Segment], Awaitable[None]]
+
+
+class Listener:
+    """Feeds the microphone through the frontend and hands utterances to `handler`."""
+
+    def __init__(self, source: MicSource, frontend: Frontend, player: Player, handler: SegmentHandler,
+                 barge_in: bool = True, barge_in_min_ms: int = 300) -> None:
+        self.source = source
+        self.frontend = frontend
+        self.player = player
+        self.handler = handler
+        self.barge_in = barge_in
+        self.barge_in_min_ms = barge_in_min_ms
+        self._held: Optional[list[Segment]] = None
+        self._held_voiced_ms = 0
+
+    async def run(self) -> None:
+        """Until the microphone ends (a file) or the task is cancelled."""
+        async for pcm in mic_16k(self.source):
+            for segment in self.frontend.feed(pcm):
+                await self._route(segment)
+        _LOGGER.info("microphone ended")
+
+    async def _route(self, segment: Segment) -> None:
+        if segment.kind in ("wake", "start") and self._held is None and self.player.playing:
+            if not self.barge_in:
+                self.frontend.cancel()
+                return
+            self._held, self._held_voiced_ms = [], 0
+        if self._held is None:
+            await self.handler(segment)
+            return
+        self._held.append(segment)
+        self._held_voiced_ms += FRAME_MS if segment.voiced else 0
+        if segment.kind == "end":
+            _LOGGER.debug("speech during playback too short to interrupt it")
+            self._held = None
+        elif self._held_voiced_ms >= self.barge_in_min_ms or not self.player.playing:
+            held, self._held = self._held, None
+            if self.player.playing:
+                _LOGGER.info("barge-in: stopping playback")
+                await self.player.stop()
+            for item in held:
+                await self.handler(item)

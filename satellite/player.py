@@ -1,0 +1,151 @@
+"""Plays replies one after another on a sink, converting each to the sink's format.
+
+Audio is pushed as it arrives (Home Assistant sends a whole reply at once, our TTS
+sends it sentence by sentence); each stream reports when it was heard or cut off.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from nexus_wyoming.audio import PcmConverter, PcmFormat
+
+from .speaker import Sink
+
+_LOGGER = logging.getLogger(__name__)
+MAX_QUEUED_BYTES = 32 * 1024 * 1024  # ~12 minutes of 22 kHz audio per stream
+
+
+@dataclass
+class Playback:
+    """One stream of audio: fed with `write`, closed with `end`, awaited with `done`."""
+
+    format: PcmFormat
+    label: str = "reply"
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    first_heard: Optional[float] = None
+    queued: int = 0
+    ended: bool = False
+
+    def write(self, pcm: bytes) -> None:
+        """Queue audio in this stream's format (bounded: beyond the cap it is dropped)."""
+        if self.ended or not pcm:
+            return
+        if self.queued + len(pcm) > MAX_QUEUED_BYTES:
+            _LOGGER.warning("%s: more than %d bytes queued; dropping audio", self.label, MAX_QUEUED_BYTES)
+            return
+        self.queued += len(pcm)
+        self.queue.put_nowait(pcm)
+
+    def end(self) -> None:
+        """No more audio will come."""
+        if not self.ended:
+            self.ended = True
+            self.queue.put_nowait(None)
+
+
+class Player:
+    """One speaker, one stream at a time, in order; `stop` cuts everything (barge-in)."""
+
+    def __init__(self, sink: Optional[Sink], volume: float = 1.0) -> None:
+        self.sink = sink
+        self.volume = volume
+        self._streams: asyncio.Queue[Playback] = asyncio.Queue()
+        self._current: Optional[Playback] = None
+        self._task: Optional[asyncio.Task] = None
+        self._generation = 0
+
+    @property
+    def playing(self) -> bool:
+        """True while a stream is playing or waiting to."""
+        return self._current is not None or not self._streams.empty()
+
+    def start(self, fmt: PcmFormat, label: str = "reply") -> Playback:
+        """A new stream, played after the ones before it."""
+        playback = Playback(fmt, label)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="player")
+        self._streams.put_nowait(playback)
+        return playback
+
+    def play(self, fmt: PcmFormat, pcm: bytes, label: str) -> Playback:
+        """A whole clip (a tone) as one stream."""
+        playback = self.start(fmt, label)
+        playback.write(pcm)
+        playback.end()
+        return playback
+
+    async def stop(self) -> None:
+        """Cut the current stream and drop the queued ones; each reports not heard."""
+        self._generation += 1
+        while not self._streams.empty():
+            self._finish(self._streams.get_nowait(), heard=False)
+        current = self._current
+        if current is not None:
+            current.end()
+            if self.sink is not None:
+                await self.sink.abort()
+
+    async def close(self) -> None:
+        """Stop playing and release the sink."""
+        await self.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.sink is not None:
+            await self.sink.close()
+
+    async def _run(self) -> None:
+        while True:
+            playback = await self._streams.get()
+            self._current = playback
+            generation = self._generation
+            try:
+                heard = await self._play(playback, generation)
+            except Exception:  # noqa: BLE001 - a broken speaker must not stop the satellite
+                _LOGGER.exception("playback of %s failed", playback.label)
+                heard = False
+            self._current = None
+            self._finish(playback, heard and generation == self._generation)
+
+    async def _play(self, playback: Playback, generation: int) -> bool:
+        if self.sink is None:
+            while await playback.queue.get() is not None:
+                pass
+            return True
+        converter = PcmConverter(playback.format, self.sink.rate)
+        opened = False
+        while (pcm := await playback.queue.get()) is not None:
+            if generation != self._generation:
+                return False
+            if not opened:
+                await self.sink.open()
+                opened = True
+            audio = converter.convert(pcm)
+            if self.volume != 1.0:
+                audio = _scaled(audio, self.volume)
+            if playback.first_heard is None:
+                playback.first_heard = time.monotonic()
+            await self.sink.write(audio)
+        if generation != self._generation:
+            return False
+        if opened:
+            await self.sink.finish()
+        return generation == self._generation
+
+    @staticmethod
+    def _finish(playback: Playback, heard: bool) -> None:
+        if not playback.done.done():
+            playback.done.set_result(heard)
+
+
+def _scaled(pcm: bytes, volume: float) -> bytes:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * volume
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()

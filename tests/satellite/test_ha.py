@@ -1,0 +1,192 @@
+"""Home Assistant mode over real TCP: a client that behaves like HA 2025.4's Wyoming satellite."""
+
+import asyncio
+import json
+import re
+import sys
+import time
+import urllib.request
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.event import Event
+from wyoming.info import Info
+
+from tests.satellite.process import SatelliteProcess
+from tests.satellite.speech import silence, spoken, write_wav
+from tests.support.client import WyomingClient
+from tests.support.services import free_port
+
+MIC = Path(__file__).parent / "paced_mic.py"
+REPLY_RATE = 22050
+
+
+@pytest.fixture(scope="module")
+def command_wav(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("speech") / "command.wav"
+    return write_wav(path, np.concatenate([silence(0.3), spoken("Turn on the kitchen lights, please."), silence(0.2)]))
+
+
+class Ha:
+    """A satellite process, its go-file (starts the spoken command) and its speaker file."""
+
+    def __init__(self, tmp_path: Path, wav: Path, *extra: str, mic_args: str = "") -> None:
+        self.go = tmp_path / "go"
+        self.snd = tmp_path / "played.wav"
+        self.metrics_port = free_port()
+        mic = f"{sys.executable} {MIC} --wav {wav} --go {self.go} {mic_args}"
+        self.proc = SatelliteProcess([
+            "ha", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "data"),
+            "--device-id", "kitchen-pi", "--mic-command", mic, "--snd-file", str(self.snd),
+            "--metrics-port", str(self.metrics_port), *extra,
+        ]).start()
+
+    async def client(self) -> WyomingClient:
+        return await WyomingClient.connect(self.proc.host, self.proc.port)
+
+    def speak(self) -> None:
+        self.go.touch()
+
+    def played_seconds(self) -> float:
+        with wave.open(str(self.snd), "rb") as wav:
+            return wav.getnframes() / wav.getframerate()
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+
+@pytest.fixture
+def ha(tmp_path, command_wav):
+    satellite = Ha(tmp_path, command_wav)
+    yield satellite
+    satellite.proc.stop()
+
+
+def reply_events(seconds: float, rate: int = REPLY_RATE) -> list[Event]:
+    """What HA sends for a reply: audio-start, 1024-sample chunks, audio-stop."""
+    pcm = (np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate) * 8000).astype("<i2").tobytes()
+    fmt = {"rate": rate, "width": 2, "channels": 1}
+    return ([Event("audio-start", fmt)] + [Event("audio-chunk", fmt, payload=pcm[i:i + 2048])
+                                           for i in range(0, len(pcm), 2048)] + [Event("audio-stop")])
+
+
+async def send_all(client: WyomingClient, events: list[Event]) -> None:
+    for event in events:
+        await client.send(event)
+
+
+async def until(client: WyomingClient, event_type: str, timeout: float = 20.0) -> list[Event]:
+    """Events up to `event_type`, answering HA-style pings on the way is the satellite's job."""
+    return await client.read_until(event_type, timeout)
+
+
+async def test_describe_is_a_satellite_with_local_vad(ha):
+    client = await ha.client()
+    await client.send(Event("describe"))
+    info = Info.from_event(await client.read())
+    assert info.satellite is not None
+    assert info.satellite.has_vad is True and info.satellite.supports_trigger is True
+    assert info.satellite.name == "nexus-satellite"
+    await client.close()
+
+
+async def test_a_whole_turn_as_home_assistant_runs_it(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    await client.send(Event("describe"))
+    assert (await client.read()).type == "info"
+    ha.speak()
+    events = await until(client, "audio-stop")
+    types = [e.type for e in events]
+    assert types[:3] == ["run-pipeline", "voice-started", "audio-start"]
+    assert events[0].data["start_stage"] == "asr" and events[0].data["end_stage"] == "tts"
+    assert types[-2:] == ["voice-stopped", "audio-stop"]  # our VAD ended it: HA need not wait
+    chunks = [e for e in events if e.type == "audio-chunk"]
+    assert {(c.data["rate"], c.data["width"], c.data["channels"]) for c in chunks} == {(16000, 2, 1)}
+    streamed = sum(len(c.payload) for c in chunks) / 32000
+    assert 1.8 <= streamed <= 4.0  # the command (~1.9 s) with pre-roll and the 500 ms tail
+
+    # HA answers: transcript, the reply text, reply audio; the satellite says when it was heard
+    await client.send(Event("transcript", {"text": "turn on the kitchen lights"}))
+    await client.send(Event("synthesize", {"text": "Turned on the lights."}))
+    sent = time.monotonic()
+    await send_all(client, reply_events(1.0))
+    assert [e.type for e in await until(client, "played")] == ["played"]
+    assert time.monotonic() - sent >= 0.8  # played means heard, not received
+    assert 0.95 <= ha.played_seconds() <= 1.1
+
+    assert ha.proc.wait_for_log(r'"request": "satellite-turn".*"outcome": "played"')
+    line = next(l for l in ha.proc.lines if "satellite-turn" in l)
+    record = json.loads(line[line.index("{"):])
+    assert record["device_id"] == "kitchen-pi" and record["end"] == "silence"
+    assert 0 < record["speech_end_to_heard_s"] < 10
+    assert set(record["stages_s"]) == {"speech_end_to_transcript", "transcript_to_reply_text",
+                                       "reply_text_to_reply_audio", "reply_audio_to_heard"}
+    assert 'nexus_satellite_turn_seconds_count{mode="ha"} 1' in ha.metrics()
+    await client.close()
+
+
+async def test_announcement_plays_and_is_acknowledged(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    await send_all(client, reply_events(0.5, rate=16000))  # another rate: converted for the speaker
+    assert [e.type for e in await until(client, "played")] == ["played"]
+    assert 0.45 <= ha.played_seconds() <= 0.6
+    await client.close()
+
+
+async def test_ping_is_answered_at_once_even_while_streaming(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    ha.speak()
+    first = await client.read(10)
+    assert first.type == "run-pipeline"
+    asked = time.monotonic()
+    await client.send(Event("ping", {"text": "hello"}))
+    events = await until(client, "pong")
+    assert time.monotonic() - asked < 2.0  # HA gives up after 5 s
+    assert events[-1].data.get("text") == "hello"
+    await client.close()
+
+
+async def test_paused_satellite_does_not_stream(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    await client.send(Event("pause-satellite"))
+    ha.speak()
+    await client.send(Event("ping"))
+    await until(client, "pong")
+    await asyncio.sleep(3.0)  # the command has been spoken by now
+    await client.send(Event("ping"))
+    assert [e.type for e in await until(client, "pong")] == ["pong"]
+    assert "running the Home Assistant pipeline" not in ha.proc.log
+    await client.close()
+
+
+async def test_remote_trigger_starts_a_pipeline(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    await client.send(Event("run-pipeline", {"start_stage": "asr", "end_stage": "tts"}))
+    events = await until(client, "audio-start", timeout=5)
+    assert [e.type for e in events] == ["run-pipeline", "voice-started", "audio-start"]
+    ha.speak()
+    events = await until(client, "audio-stop")
+    assert events[-1].type == "audio-stop"
+    await client.close()
+
+
+async def test_timer_finished_plays_a_chime(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    await client.send(Event("timer-started", {"id": "t1", "total_seconds": 5, "name": "tea"}))
+    await client.send(Event("timer-finished", {"id": "t1"}))
+    assert ha.proc.wait_for_log(r"timer t1 started: 5 s \(tea\)")
+    assert ha.proc.wait_for_log(r"timer t1 finished")
+    deadline = time.monotonic() + 5
+    while ha.played_seconds() < 0.4 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert ha.played_seconds() >= 0.4  # three beeps
+    await client.close()
