@@ -192,5 +192,23 @@ def sessions_purge(config_file: Optional[str], data_dir: Optional[str], history_
     click.echo(f"purged {deleted} session(s) and {messages} message(s)")
 
 
+@main.command()
+@server_options("tcp://0.0.0.0:10300")
+def stt(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
+    """Speech to text: Whisper offline with live partials, Deepgram with a key."""
+    from .stt.engine import SttError
+    from .stt.server import serve_stt
+
+    config = load(config_file, **{"stt.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
+    try:
+        asyncio.run(serve_stt(config, config.stt.uri))
+    except (SttError, ValueError) as err:
+        _LOGGER.error("%s", err)
+        sys.exit(2)
+    except OSError as err:
+        _LOGGER.error("cannot listen on %s: %s", config.stt.uri, err)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,84 @@
+"""Server-side end-of-speech detection on the incoming audio (WebRTC VAD, 30 ms frames).
+
+Home Assistant keeps streaming until its own VAD has heard 0.7 s (its default) of
+silence, then sends `audio-stop`. Noticing the end of speech here first lets the
+final decode run during that silence, so the transcript is ready when `audio-stop`
+arrives. Speech must last START_MS before it counts (a click does not), and it has
+ended after `silence_ms` of frames the VAD calls non-speech.
+"""
+
+from typing import Optional
+
+import webrtcvad
+
+from .engine import SAMPLE_RATE
+
+FRAME_MS = 30
+FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
+START_MS = 90
+MIN_SILENCE_MS = 90
+#: `transcribe.vad_sensitivity` scales the silence like Home Assistant's own VAD does
+#: (assist_pipeline/vad.py VadSensitivity.to_seconds: 0.25 / 0.7 / 1.25 s).
+SENSITIVITY_SCALE = {"aggressive": 0.25 / 0.7, "default": 1.0, "relaxed": 1.25 / 0.7}
+
+
+def silence_for(silence_ms: int, sensitivity: Optional[str]) -> int:
+    """The silence that ends speech for a `vad_sensitivity` (unknown or None = default)."""
+    scale = SENSITIVITY_SCALE.get(sensitivity or "default", 1.0)
+    return max(MIN_SILENCE_MS, round(silence_ms * scale))
+
+
+class Endpointer:
+    """Follows speech and silence in 16 kHz 16-bit mono audio fed in any chunk sizes."""
+
+    def __init__(self, silence_ms: int, aggressiveness: int = 2) -> None:
+        self.silence_frames = max(1, -(-silence_ms // FRAME_MS))
+        self.start_frames = START_MS // FRAME_MS
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self._rest = b""
+        self._speech_run = 0
+        self._silence_run = 0
+        self.speaking = False
+        self.segments = 0
+        """Times speech started; a change means new speech since a given moment."""
+        self.frames = 0
+        self.ended_at_ms: Optional[int] = None
+        """Audio position where the current trailing silence was confirmed."""
+        self.last_speech_ms: Optional[int] = None
+        """Audio position of the end of the last speech frame."""
+
+    @property
+    def ended(self) -> bool:
+        """Speech happened and has been followed by enough silence (until speech resumes)."""
+        return self.segments > 0 and not self.speaking
+
+    @property
+    def position_ms(self) -> int:
+        """Audio processed so far."""
+        return self.frames * FRAME_MS
+
+    def feed(self, audio: bytes) -> None:
+        """Process whole frames; a partial frame waits for the next chunk."""
+        data = self._rest + audio
+        usable = len(data) - len(data) % FRAME_BYTES
+        self._rest = data[usable:]
+        for offset in range(0, usable, FRAME_BYTES):
+            self._frame(self._vad.is_speech(data[offset:offset + FRAME_BYTES], SAMPLE_RATE))
+
+    def _frame(self, speech: bool) -> None:
+        self.frames += 1
+        if speech:
+            self.last_speech_ms = self.position_ms
+            self._silence_run = 0
+            self._speech_run += 1
+            if not self.speaking and self._speech_run >= self.start_frames:
+                self.speaking = True
+                self.segments += 1
+                self.ended_at_ms = None
+            return
+        self._speech_run = 0
+        if self.speaking:
+            self._silence_run += 1
+            if self._silence_run >= self.silence_frames:
+                self.speaking = False
+                self.ended_at_ms = self.position_ms
