@@ -210,5 +210,10 @@ def stt(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **fla
         sys.exit(1)
 
 
+from .client.cli import client  # noqa: E402  (a command group of its own module)
+
+main.add_command(client)
+
+
 if __name__ == "__main__":
     main()

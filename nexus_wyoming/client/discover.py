@@ -1,0 +1,68 @@
+"""Lists `_wyoming._tcp.local.` services on the network and what each one serves."""
+
+import asyncio
+import socket
+from dataclasses import dataclass, field
+from typing import Optional
+
+from zeroconf import IPVersion, ServiceStateChange
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from ..protocol.discovery import SERVICE_TYPE
+from .actions import ClientError, describe
+
+_KINDS = ("asr", "tts", "handle", "intent", "wake", "satellite")
+
+
+@dataclass
+class Found:
+    """One advertised server."""
+
+    name: str
+    host: str
+    port: int
+    serves: list[str] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+
+async def discover(seconds: float = 3.0, interface: Optional[str] = None) -> list[Found]:
+    """Browse for `seconds`, then `describe` every server found."""
+    zeroconf = AsyncZeroconf(interfaces=[interface] if interface else "all", ip_version=IPVersion.V4Only)
+    names: set[str] = set()
+
+    def on_change(zeroconf, service_type, name, state_change) -> None:
+        if state_change is not ServiceStateChange.Removed:
+            names.add(name)
+
+    browser = AsyncServiceBrowser(zeroconf.zeroconf, SERVICE_TYPE, handlers=[on_change])
+    try:
+        await asyncio.sleep(seconds)
+        found = [f for f in await asyncio.gather(*(_resolve(zeroconf, n) for n in sorted(names))) if f]
+    finally:
+        await browser.async_cancel()
+        await zeroconf.async_close()
+    await asyncio.gather(*(_describe(f) for f in found))
+    return found
+
+
+async def _resolve(zeroconf: AsyncZeroconf, name: str) -> Optional[Found]:
+    info = AsyncServiceInfo(SERVICE_TYPE, name)
+    if not await info.async_request(zeroconf.zeroconf, 3000) or not info.addresses or info.port is None:
+        return None
+    return Found(name.removesuffix("." + SERVICE_TYPE), socket.inet_ntoa(info.addresses[0]), info.port)
+
+
+async def _describe(found: Found) -> None:
+    try:
+        info = (await asyncio.wait_for(describe(f"tcp://{found.host}:{found.port}"), 10)).values["info"]
+    except (ClientError, OSError, TimeoutError) as err:
+        found.error = str(err) or type(err).__name__
+        return
+    for kind in _KINDS:
+        programs = info.get(kind) or []
+        if isinstance(programs, dict):  # `satellite` is one object, the rest are lists
+            programs = [programs]
+        if programs:
+            found.serves.append(kind)
+            found.programs += [str(p.get("name")) for p in programs if isinstance(p, dict)]

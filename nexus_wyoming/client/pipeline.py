@@ -1,0 +1,66 @@
+"""One voice turn end to end: STT → intent (streamed) → TTS (streamed), with stage timings.
+
+Sentences from the intent server go to TTS as they arrive, as our satellite does, so
+"first audio" shows what a listener would wait for.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Optional
+
+from wyoming.asr import Transcript
+from wyoming.handle import Handled, NotHandled
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from .actions import Result, _check, _collect_audio, transcribe, write_wav
+from .connection import ClientConnection
+
+
+async def pipeline(stt: str, intent: str, tts: str, wav_path: Path, out: Optional[Path] = None,
+                   device_id: Optional[str] = None, realtime: bool = True) -> Result:
+    """Run a whole turn; milestones are ms after the audio ended (`audio-stop`)."""
+    heard = await transcribe(stt, wav_path, realtime=realtime)
+    result = Result("pipeline")
+    stt_ms = heard.values["audio_stop_to_transcript_ms"]
+    result.mark("transcript", stt_ms)
+    result.values["transcript"] = heard.values["text"]
+    agent, speaker = await asyncio.gather(ClientConnection.open(intent), ClientConnection.open(tts))
+    offset = stt_ms - agent.clock()  # put both connections on the audio-stop clock
+    try:
+        await speaker.send(SynthesizeStart().event())
+        tts_result = Result("tts")
+        playing = asyncio.create_task(_collect_audio(speaker, tts_result, "synthesize-stopped"))
+        context = {"device_id": device_id} if device_id else None
+        await agent.send(Transcript(text=heard.values["text"], context=context, language="en").event())
+        reply = await _relay(agent, speaker, result, offset)
+        await speaker.send(Synthesize(text=reply).event())
+        await speaker.send(SynthesizeStop().event())
+        audio, rate = await playing
+    finally:
+        await asyncio.gather(agent.close(), speaker.close())
+    shift = offset + (speaker.opened - agent.opened) * 1000  # speaker clock → audio-stop clock
+    for name, at in tts_result.milestones:
+        result.mark(f"tts {name}", at + shift)
+    result.values.update(reply=reply, audio_s=round(len(audio) / (2 * rate), 2) if rate else 0.0)
+    if out is not None and rate:
+        write_wav(out, audio, rate)
+        result.values["wav"] = str(out)
+    return result
+
+
+async def _relay(agent: ClientConnection, speaker: ClientConnection, result: Result, offset: float) -> str:
+    """Forward each handled sentence to TTS; returns the full reply text."""
+    streamed = False
+    while True:
+        event = await agent.read()
+        _check(event, "handled")
+        if event.type == "handled-chunk":
+            result.mark("intent first sentence", agent.clock() + offset)
+            await speaker.send(SynthesizeChunk(text=event.data.get("text", "") + " ").event())
+            streamed = True
+        elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
+            result.mark(f"intent {event.type}", agent.clock() + offset)
+            text = event.data.get("text", "")
+            if not streamed:
+                await speaker.send(SynthesizeChunk(text=text).event())
+            return text

@@ -1,0 +1,80 @@
+"""`nexus-wyoming client` against real servers: tables, JSON, WAV output, errors."""
+
+import json
+import subprocess
+import sys
+import wave
+
+import pytest
+
+from tests.support.processes import REPO, ServerProcess
+
+
+def client(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nexus_wyoming", "client", *args],
+        capture_output=True, text=True, cwd=REPO, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def tts(tmp_path_factory):
+    server = ServerProcess(["tts", "--uri", "tcp://127.0.0.1:0", "--data-dir", str(tmp_path_factory.mktemp("tts"))]).start()
+    yield server
+    server.stop()
+
+
+def uri(server) -> str:
+    return f"tcp://{server.host}:{server.port}"
+
+
+def test_describe_table_and_json(tts):
+    table = client("describe", uri(tts))
+    assert table.returncode == 0 and "nexus-tts" in table.stdout and "en_US-joe-medium" in table.stdout
+    data = json.loads(client("describe", uri(tts), "--json").stdout)
+    assert data["info"]["tts"][0]["supports_synthesize_streaming"] is True
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_synthesize_writes_a_wav_with_timings(tts, tmp_path, stream):
+    out = tmp_path / "out.wav"
+    args = ["synthesize", f"{tts.host}:{tts.port}", "Hello there. This is a test.", "-o", str(out), "--json"]
+    result = client(*args, *(["--stream"] if stream else []))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert 0 < data["timings_ms"]["first audio"] < data["timings_ms"]["synthesize-stopped" if stream else "audio-stop"]
+    with wave.open(str(out)) as wav:
+        assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (22050, 2, 1)
+        assert abs(wav.getnframes() / 22050 - data["audio_s"]) < 0.01 and data["audio_s"] > 1.0
+
+
+def test_server_error_is_reported_with_exit_1(tts):
+    result = client("synthesize", uri(tts), "Hi.", "--voice", "no-such-voice")
+    assert result.returncode == 1 and "unknown-voice" in result.stderr
+
+
+def test_unreachable_server_is_reported_with_exit_1():
+    result = client("describe", "tcp://127.0.0.1:9")
+    assert result.returncode == 1 and "nexus-wyoming client:" in result.stderr
+
+
+def test_discover_lists_the_advertised_server(tts):
+    assert tts.wait_for_log("advertised", timeout=15)
+    found = json.loads(client("discover", "--seconds", "2", "--interface", "127.0.0.1", "--json").stdout)
+    mine = [f for f in found if f["port"] == tts.port]
+    assert mine and mine[0]["serves"] == ["tts"] and mine[0]["programs"] == ["nexus-tts"]
+
+
+def test_transcribe_prints_partials_and_transcript(tts, tmp_path):
+    speech = tmp_path / "speech.wav"
+    assert client("synthesize", uri(tts), "Turn on the kitchen lights.", "-o", str(speech)).returncode == 0
+    stt = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "stt")]).start(timeout=180)
+    try:
+        result = client("transcribe", uri(stt), str(speech), "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert "kitchen" in data["text"].lower()
+        assert data["audio_stop_to_transcript_ms"] >= 0
+        assert data["timings_ms"]["transcript"] >= data["timings_ms"]["audio-stop sent"]
+    finally:
+        stt.stop()
