@@ -32,12 +32,13 @@ def server_options(default_uri: str) -> Callable:
     return decorate
 
 
-def load(config_file: Optional[str], **flags: Any) -> Config:
+def load(config_file: Optional[str], create_data_dir: bool = True, **flags: Any) -> Config:
     """Settings from files, environment and flags; exit 2 with the reason when invalid."""
     overrides = {key: value for key, value in flags.items() if value is not None}
     try:
         config = load_config(config_file, overrides)
-        config.data_path.mkdir(parents=True, exist_ok=True)
+        if create_data_dir:
+            config.data_path.mkdir(parents=True, exist_ok=True)
     except ConfigError as err:
         click.echo(f"nexus-wyoming: config error: {err}", err=True)
         sys.exit(2)
@@ -208,6 +209,38 @@ def stt(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **fla
     except OSError as err:
         _LOGGER.error("cannot listen on %s: %s", config.stt.uri, err)
         sys.exit(1)
+
+
+@main.command()
+@server_options("tcp://0.0.0.0:10600")
+def intent(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
+    """Conversation agent: offline skills, Groq / Gemini / local LLM with fallback, web search."""
+    from .intent.server import serve_intent
+    from .sessions import SchemaError
+
+    config = load(config_file, **{"intent.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
+    try:
+        asyncio.run(serve_intent(config, config.intent.uri))
+    except (ValueError, SchemaError) as err:
+        _LOGGER.error("%s", err)
+        sys.exit(2)
+    except OSError as err:
+        _LOGGER.error("cannot listen on %s: %s", config.intent.uri, err)
+        sys.exit(1)
+
+
+@main.command("config")
+@click.option("--print-defaults", is_flag=True, help="Every setting with its default, type and limits, as YAML.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Validate this file (exit 2 if invalid).")
+def config_command(print_defaults: bool, config_file: Optional[str]) -> None:
+    """Show the settings reference, or validate a settings file."""
+    from .config_reference import print_defaults as reference
+
+    if print_defaults:
+        click.echo(reference(), nl=False)
+        return
+    config = load(config_file, create_data_dir=False)
+    click.echo(f"settings are valid; data dir {config.data_path}")
 
 
 from .client.cli import client  # noqa: E402  (a command group of its own module)
