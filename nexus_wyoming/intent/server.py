@@ -1,0 +1,110 @@
+"""Assembles the intent server from settings: modes, provider chains, search, skills, sessions, `info`."""
+
+import logging
+from typing import Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wyoming.event import Event
+from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+
+from .. import __version__
+from ..config import Config, ConfigError
+from ..protocol.runner import run_server
+from ..sessions import SessionManager
+from .assistant import Assistant
+from .handler import IntentHandler
+from .llm import LlmProvider
+from .modes import ModeBook, load_modes
+from .providers.fallback import FallbackProvider
+from .providers.openai import OpenAiCompatProvider
+from .search.provider import SearchProvider
+from .search.tavily import TavilySearch
+from .skills.catalog import builtin_skills
+
+_LOGGER = logging.getLogger(__name__)
+ATTRIBUTION = Attribution(name="Nexus Wyoming", url="https://github.com/OHF-Voice/wyoming")
+LANGUAGES = ["en"]
+
+
+def build_providers(config: Config) -> dict[str, LlmProvider]:
+    """Every provider that has its key (Groq, Gemini) or URL (local), by name."""
+    intent = config.intent
+    timeouts = {"connect_timeout_s": intent.connect_timeout_s, "stream_timeout_s": intent.stream_timeout_s}
+    found: dict[str, LlmProvider] = {}
+    if config.keys.groq:
+        found["groq"] = OpenAiCompatProvider("groq", intent.groq.url, config.keys.groq, intent.groq.model,
+                                             intent.groq.reasoning_effort, **timeouts)
+    if config.keys.google:
+        found["gemini"] = OpenAiCompatProvider("gemini", intent.gemini.url, config.keys.google, intent.gemini.model,
+                                               intent.gemini.reasoning_effort, **timeouts)
+    if intent.local.url:
+        found["local"] = OpenAiCompatProvider("local", intent.local.url, None, intent.local.model,
+                                              intent.local.reasoning_effort, **timeouts)
+    return found
+
+
+def build_chains(config: Config, book: ModeBook, providers: dict[str, LlmProvider]) -> dict[str, FallbackProvider]:
+    """One fallback chain per mode, over the providers it lists that are configured."""
+    intent = config.intent
+    chains = {}
+    for name, mode in book.modes.items():
+        members = [providers[p] for p in mode.providers if p in providers]
+        chains[name] = FallbackProvider(members, intent.first_token_timeout_s, intent.stream_timeout_s,
+                                        intent.provider_cooldown_s)
+        _LOGGER.info("mode %s: llm providers %s", name, ", ".join(p.name for p in members) or "none (skills only)")
+    return chains
+
+
+def build_search(config: Config) -> Optional[SearchProvider]:
+    """Tavily when its key is set."""
+    if not config.keys.tavily:
+        _LOGGER.info("web search off: no TAVILY_API_KEY")
+        return None
+    tavily = config.intent.tavily
+    return TavilySearch(tavily.url, config.keys.tavily, tavily.max_results, tavily.search_depth, tavily.timeout_s)
+
+
+def timezone_of(name: Optional[str]):
+    """The configured zone for time answers; None = the server's local time."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(f"intent.timezone: unknown time zone {name!r}") from err
+
+
+def info_event(book: ModeBook) -> Event:
+    """What `describe` answers: one handle program, one model per mode."""
+    models = [HandleModel(name=name, attribution=ATTRIBUTION, installed=True, description=mode.description or name,
+                          version=__version__, languages=LANGUAGES) for name, mode in book.modes.items()]
+    program = HandleProgram(
+        name="nexus-intent",
+        description="Nexus Wyoming conversation agent: offline skills, LLM with fallback, web search",
+        attribution=ATTRIBUTION, installed=True, version=__version__, models=models,
+        supports_handled_streaming=True,
+    )
+    return Info(handle=[program]).event()
+
+
+async def serve_intent(config: Config, uri: str) -> None:
+    """Load modes, open the session store, then serve until stopped."""
+    book = load_modes(config.intent)
+    tz = timezone_of(config.intent.timezone)
+    providers = build_providers(config)
+    chains = build_chains(config, book, providers)
+    search = build_search(config)
+    sessions = SessionManager.from_config(config)
+    await sessions.start()
+    assistant = Assistant(config.intent, book, chains, builtin_skills(), sessions, search, tz)
+    info = info_event(book)
+
+    async def close() -> None:
+        for provider in providers.values():
+            await provider.close()
+        if search is not None:
+            await search.close()
+        await sessions.close()
+
+    await run_server(config, "intent", uri,
+                     lambda conn: IntentHandler(conn, assistant, sessions, config.intent, info), on_stop=close)
