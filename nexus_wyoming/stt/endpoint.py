@@ -3,8 +3,11 @@
 Home Assistant keeps streaming until its own VAD has heard 0.7 s (its default) of
 silence, then sends `audio-stop`. Noticing the end of speech here first lets the
 final decode run during that silence, so the transcript is ready when `audio-stop`
-arrives. Speech must last START_MS before it counts (a click does not), and it has
-ended after `silence_ms` of frames the VAD calls non-speech.
+arrives. Speech must last START_MS before it counts, and it has ended after
+`silence_ms` of frames the VAD calls non-speech. WebRTC VAD keeps saying "speech" for
+about 120 ms after the voice stops (its hangover), so a 60 ms click looks like 180 ms
+of speech (START_MS is just above that) and the end is noticed ~120 ms + `silence_ms`
+after the last word.
 """
 
 from typing import Optional
@@ -15,7 +18,7 @@ from .engine import SAMPLE_RATE
 
 FRAME_MS = 30
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000 * 2
-START_MS = 90
+START_MS = 210
 MIN_SILENCE_MS = 90
 #: `transcribe.vad_sensitivity` scales the silence like Home Assistant's own VAD does
 #: (assist_pipeline/vad.py VadSensitivity.to_seconds: 0.25 / 0.7 / 1.25 s).

@@ -74,6 +74,11 @@ class SphinxEngine:
             raise SttBusyError("every pocketsphinx decoder is in use") from None
         return SphinxSession(self, decoder, on_partial)
 
+    @property
+    def available(self) -> int:
+        """Decoders free now."""
+        return self._free.qsize()
+
     def release(self, decoder) -> None:
         """Give a decoder back to the pool (thread-safe)."""
         self._free.put(decoder)
