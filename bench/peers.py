@@ -242,7 +242,8 @@ def whisper_venv() -> Path:
 
 
 def wyoming_faster_whisper(
-    model_dir: Path, port: Optional[int] = None, threads: int = 2, beam_size: int = 1
+    model_dir: Path, port: Optional[int] = None, threads: int = 2, beam_size: int = 1,
+    extra_args: tuple[str, ...] = (),
 ) -> PeerProcess:
     """wyoming-faster-whisper 3.8.1 (own venv) on a local model dir: int8, English, no downloads."""
     python = whisper_venv()
@@ -254,5 +255,6 @@ def wyoming_faster_whisper(
         "--stt-library", "faster-whisper", "--compute-type", "int8",
         "--cpu-threads", str(threads), "--beam-size", str(beam_size), "--local-files-only",
         "--language", "en", "--data-dir", str(data_dir), "--uri", f"tcp://127.0.0.1:{port}",
+        *extra_args,
     ]
     return PeerProcess(argv, port, name="wyoming-faster-whisper", env={"HF_HUB_OFFLINE": "1"})

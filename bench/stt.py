@@ -224,7 +224,8 @@ async def start_servers(stack: AsyncExitStack, args: argparse.Namespace) -> tupl
     if args.peer_uri:
         uri = args.peer_uri
     else:
-        peer = peers.wyoming_faster_whisper(model_dir, threads=args.peer_threads)
+        extra = ("--vad-endpointing", str(args.peer_vad_endpointing)) if args.peer_vad_endpointing else ()
+        peer = peers.wyoming_faster_whisper(model_dir, threads=args.peer_threads, extra_args=extra)
         uri = (await stack.enter_async_context(peer)).uri
     servers.append(Server("peer", uri))
     for server in servers:
@@ -252,7 +253,8 @@ async def amain(args: argparse.Namespace) -> None:
               f"{'yes' if s.streaming else 'no'}, requires_external_vad={s.external_vad}")
     origin = "assembled by ours, " if model_dir.is_relative_to(args.ours_data_dir) else ""
     print(f"- peer model: {model_dir} ({origin}model.bin sha256 {model_sha[:16]}), int8, "
-          f"{args.peer_threads} CPU threads, beam 1, language en")
+          f"{args.peer_threads} CPU threads, beam 1, language en, vad-endpointing "
+          f"{args.peer_vad_endpointing or 'off'}")
     print(f"- {len(utts)} Piper-spoken commands ({sum(u.seconds for u in utts):.1f} s) x "
           f"{args.reps} reps, concurrency {args.concurrency}, servers alternated per utterance; "
           f"real time 100 ms chunks + {args.silence_s:g} s silence; ms from audio-stop "
@@ -281,6 +283,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                    help="clients streaming the same utterance to one server at once")
     p.add_argument("--silence-s", type=float, default=0.7, help="trailing silence streamed")
     p.add_argument("--peer-threads", type=int, default=2, help="peer --cpu-threads")
+    p.add_argument("--peer-vad-endpointing", type=float, metavar="SECONDS",
+                   help="let the peer end the utterance itself after this much VAD silence "
+                        "(its own server-side endpointing; off by default, as in the issue)")
     p.add_argument("--ours-uri", help="use our server already running at tcp://HOST:PORT")
     p.add_argument("--ours-data-dir", type=Path, default=OURS_DATA_DIR,
                    help="our server's --data-dir (kept, so its model is assembled once)")
