@@ -86,6 +86,7 @@ class HttpFake:
     port: int = 0
     _server: Optional[asyncio.Server] = None
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _tasks: set[asyncio.Task] = field(default_factory=set)
 
     async def __aenter__(self):
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -97,6 +98,8 @@ class HttpFake:
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
+        if self._tasks:  # connections end once they see the abort; none is left for the loop to cancel
+            await asyncio.wait(list(self._tasks), timeout=5)
         await self._server.wait_closed()
 
     async def answer(self, request: HttpRequest, exchange: Exchange) -> bool:
@@ -104,6 +107,10 @@ class HttpFake:
         raise NotImplementedError
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         self._writers.add(writer)
         port = writer.get_extra_info("peername")[1]
         try:
