@@ -15,10 +15,8 @@ from nexus_wyoming.intent.assistant import CUT_SHORT, NO_MODEL
 from nexus_wyoming.sessions import ContextUpdated, UpdateContext
 from tests.fakes.openai_sse import FakeOpenAi
 from tests.fakes.tavily import FakeTavily
-from tests.intent.server_support import (NO_KEYS, ask_like_home_assistant, ask_streaming, fake_env, intent_args,
-                                         start_intent)
+from tests.intent.server_support import NO_KEYS, ask_like_home_assistant, ask_streaming, fake_env, start_intent
 from tests.support.client import WyomingClient
-from tests.support.processes import ServerProcess
 
 STORY = "The fox ran home. It was late and cold. Everyone was asleep."
 
