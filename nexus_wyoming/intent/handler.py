@@ -76,8 +76,8 @@ class IntentHandler(EventHandler):
                     await writer.send(part)
         except ClientGone:
             stats.client_gone = True
-        except asyncio.CancelledError:
-            stats.client_gone = True
+        except asyncio.CancelledError:  # the client hung up (or we are shutting down)
+            stats.client_gone = stats.handled is None  # HA 2025.4 hangs up right after `handled`: not early
             raise
         except Exception:  # a bug of ours: tell the client, keep serving the others
             _LOGGER.exception("internal error answering %s", self.connection.peer)
