@@ -229,6 +229,7 @@ class SttHandler(EventHandler):
 
     async def disconnect(self) -> None:
         if self.finishing is not None and not self.finishing.done():
+            _LOGGER.info("client %s left before its transcript: decoding cancelled", self.connection.peer)
             self.finishing.cancel()
             await asyncio.gather(self.finishing, return_exceptions=True)
         turn, self.turn = self.turn, None
