@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from wyoming.asr import Transcribe as TranscribeEvent
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioChunk, AudioStart
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe
@@ -199,20 +199,22 @@ class SttHandler(EventHandler):
 
     async def _finish(self, turn: Turn) -> None:
         assert turn.utterance is not None
+        hang_up = False
         try:
             try:
                 text = await turn.utterance.finish()
                 await turn.stream.finish(text)
             except SttError as err:
                 await self._fail(turn, _engine_problem(err))
-                if self.turn is not turn:  # audio-stop has been answered: nothing else will come
-                    self.connection.writer.close()
+                hang_up = self.turn is not turn  # audio-stop was the last word: nothing else will come
                 return
             record_transcript(turn, text, self.connection.peer)
         except ClientGone:
             _LOGGER.info("client %s left before its transcript", self.connection.peer)
         finally:
             await turn.utterance.close()
+            if hang_up:
+                self.connection.writer.close()
 
     async def _fail(self, turn: Turn, err: BadRequest) -> None:
         """One `error` for the utterance; its resources go now, its audio is ignored."""

@@ -4,7 +4,7 @@ Home Assistant 2025.4's way of reading, early decoding, ending by itself, shutdo
 import asyncio
 
 from wyoming.asr import Transcribe
-from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.audio import AudioStart, AudioStop
 from wyoming.info import Describe, Info
 
 from tests.stt.conftest import stt_args
