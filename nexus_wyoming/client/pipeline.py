@@ -50,14 +50,17 @@ async def pipeline(stt: str, intent: str, tts: str, wav_path: Path, out: Optiona
 
 async def _relay(agent: ClientConnection, speaker: ClientConnection, result: Result, offset: float) -> str:
     """Forward each handled sentence to TTS; returns the full reply text."""
-    streamed = False
+    streamed = ""
     while True:
         event = await agent.read()
         _check(event, "handled")
         if event.type == "handled-chunk":
             result.mark("intent first sentence", agent.clock() + offset)
-            await speaker.send(SynthesizeChunk(text=event.data.get("text", "") + " ").event())
-            streamed = True
+            text = str(event.data.get("text", ""))
+            if streamed and not (streamed[-1:].isspace() or text[:1].isspace()):
+                text = " " + text  # some agents send sentences without their separating space
+            await speaker.send(SynthesizeChunk(text=text).event())
+            streamed += text
         elif Handled.is_type(event.type) or NotHandled.is_type(event.type):
             result.mark(f"intent {event.type}", agent.clock() + offset)
             text = event.data.get("text", "")
