@@ -78,3 +78,28 @@ def test_transcribe_prints_partials_and_transcript(tts, tmp_path):
         assert data["timings_ms"]["transcript"] >= data["timings_ms"]["audio-stop sent"]
     finally:
         stt.stop()
+
+
+def test_handle_and_a_whole_pipeline_turn(tts, tmp_path):
+    intent = ServerProcess(["intent", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "intent")]).start()
+    stt = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "stt")]).start(timeout=180)
+    try:
+        answer = client("handle", uri(intent), "what is 17 times 23", "--device-id", "kitchen", "--json")
+        assert answer.returncode == 0, answer.stderr
+        assert "391" in json.loads(answer.stdout)["text"]
+        speech = tmp_path / "question.wav"
+        assert client("synthesize", uri(tts), "What is seventeen times twenty three?", "-o", str(speech)).returncode == 0
+        reply = tmp_path / "reply.wav"
+        turn = client("pipeline", "--stt", uri(stt), "--intent", uri(intent), "--tts", uri(tts), str(speech),
+                      "-o", str(reply), "--device-id", "kitchen", "--fast", "--json")
+        assert turn.returncode == 0, turn.stderr
+        data = json.loads(turn.stdout)
+        assert "391" in data["reply"] or "three hundred" in data["reply"].lower(), data
+        timings = data["timings_ms"]
+        assert timings["transcript"] <= timings["intent handled"] <= timings["tts synthesize-stopped"]
+        assert timings["tts first audio"] < timings["tts synthesize-stopped"]
+        with wave.open(str(reply)) as wav:
+            assert wav.getnframes() / wav.getframerate() > 0.5
+    finally:
+        intent.stop()
+        stt.stop()
