@@ -160,12 +160,15 @@ class WyomingServer:
     async def _drain(self) -> None:
         assert self._server is not None
         self._server.close()
+        busy = 0
         for task, is_busy in list(self._tasks.items()):
-            if not is_busy():
+            if is_busy():
+                busy += 1
+            else:
                 task.cancel()
         pending = list(self._tasks)
-        if pending:
-            _LOGGER.info("draining %d request(s) in flight", len(pending))
+        if busy:
+            _LOGGER.info("draining %d request(s) in flight", busy)
             _, late = await asyncio.wait(pending, timeout=self.limits.drain_timeout_s)
             for task in late:
                 task.cancel()
