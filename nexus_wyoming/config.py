@@ -149,8 +149,8 @@ class SttSettings:
     first_result_timeout_s: float = setting(5.0, minimum=0.05, maximum=120.0)
     max_utterance_s: float = setting(30.0, minimum=1.0, maximum=600.0)
     endpoint_silence_ms: int = setting(500, minimum=90, maximum=5000)
+    early_decode_silence_ms: int = setting(300, minimum=0, maximum=5000)
     vad_aggressiveness: int = setting(2, minimum=0, maximum=3)
-    early_decode: bool = True
     requires_external_vad: bool = True
     partials: bool = True
     partial_sessions: int = setting(2, minimum=0, maximum=64)

@@ -3,10 +3,10 @@
 Home Assistant keeps streaming until its own VAD has heard 0.7 s (its default) of
 silence, then sends `audio-stop`. Noticing the end of speech here first lets the
 final decode run during that silence, so the transcript is ready when `audio-stop`
-arrives. Speech must last START_MS before it counts, and it has ended after
-`silence_ms` of frames the VAD calls non-speech. WebRTC VAD keeps saying "speech" for
-about 120 ms after the voice stops (its hangover), so a 60 ms click looks like 180 ms
-of speech (START_MS is just above that) and the end is noticed ~120 ms + `silence_ms`
+arrives. A burst of speech counts once it lasts START_MS; the trailing silence is
+measured from the last speech frame. WebRTC VAD keeps saying "speech" for about
+120 ms after the voice stops (its hangover), so a 60 ms click looks like 180 ms of
+speech (START_MS is just above that) and a silence of N ms is noticed ~120 ms + N ms
 after the last word.
 """
 
@@ -34,31 +34,30 @@ def silence_for(silence_ms: int, sensitivity: Optional[str]) -> int:
 class Endpointer:
     """Follows speech and silence in 16 kHz 16-bit mono audio fed in any chunk sizes."""
 
-    def __init__(self, silence_ms: int, aggressiveness: int = 2) -> None:
-        self.silence_frames = max(1, -(-silence_ms // FRAME_MS))
-        self.start_frames = START_MS // FRAME_MS
+    def __init__(self, aggressiveness: int = 2) -> None:
         self._vad = webrtcvad.Vad(aggressiveness)
         self._rest = b""
         self._speech_run = 0
         self._silence_run = 0
-        self.speaking = False
-        self.segments = 0
-        """Times speech started; a change means new speech since a given moment."""
         self.frames = 0
-        self.ended_at_ms: Optional[int] = None
-        """Audio position where the current trailing silence was confirmed."""
+        self.bursts = 0
+        """Speech bursts heard so far; a change means new speech since a given moment."""
         self.last_speech_ms: Optional[int] = None
         """Audio position of the end of the last speech frame."""
-
-    @property
-    def ended(self) -> bool:
-        """Speech happened and has been followed by enough silence (until speech resumes)."""
-        return self.segments > 0 and not self.speaking
 
     @property
     def position_ms(self) -> int:
         """Audio processed so far."""
         return self.frames * FRAME_MS
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silence since the last speech (0 before any speech was heard)."""
+        return self._silence_run * FRAME_MS if self.bursts else 0
+
+    def silent_for(self, silence_ms: int) -> bool:
+        """Speech was heard and has been followed by at least `silence_ms` of silence."""
+        return self.bursts > 0 and self._silence_run * FRAME_MS >= silence_ms
 
     def feed(self, audio: bytes) -> None:
         """Process whole frames; a partial frame waits for the next chunk."""
@@ -70,18 +69,12 @@ class Endpointer:
 
     def _frame(self, speech: bool) -> None:
         self.frames += 1
-        if speech:
-            self.last_speech_ms = self.position_ms
-            self._silence_run = 0
-            self._speech_run += 1
-            if not self.speaking and self._speech_run >= self.start_frames:
-                self.speaking = True
-                self.segments += 1
-                self.ended_at_ms = None
-            return
-        self._speech_run = 0
-        if self.speaking:
+        if not speech:
+            self._speech_run = 0
             self._silence_run += 1
-            if self._silence_run >= self.silence_frames:
-                self.speaking = False
-                self.ended_at_ms = self.position_ms
+            return
+        self.last_speech_ms = self.position_ms
+        self._silence_run = 0
+        self._speech_run += 1
+        if self._speech_run == START_MS // FRAME_MS:
+            self.bursts += 1

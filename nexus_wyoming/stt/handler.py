@@ -143,10 +143,10 @@ class SttHandler(EventHandler):
             await self._fail(turn, _engine_problem(err))
             return
         endpointer = None
-        if settings.early_decode or not settings.requires_external_vad:
-            silence = silence_for(settings.endpoint_silence_ms, turn.transcribe.sensitivity)
-            endpointer = Endpointer(silence, settings.vad_aggressiveness)
-        turn.utterance = Utterance(session, endpointer, settings.early_decode)
+        if settings.early_decode_silence_ms or not settings.requires_external_vad:
+            endpointer = Endpointer(settings.vad_aggressiveness)
+        end_silence = silence_for(settings.endpoint_silence_ms, turn.transcribe.sensitivity)
+        turn.utterance = Utterance(session, endpointer, settings.early_decode_silence_ms, end_silence)
 
     async def _audio_chunk(self, event: Event) -> None:
         turn = self.turn

@@ -41,9 +41,7 @@ def record_transcript(turn: "Turn", text: str, peer: str) -> None:
     if utterance.used_early and utterance.early_done_at is not None and turn.stopped is not None:
         ready_before_stop = turn.stopped - utterance.early_done_at
     endpointer = utterance.endpointer
-    trailing = None
-    if endpointer is not None and endpointer.last_speech_ms is not None:
-        trailing = endpointer.position_ms - endpointer.last_speech_ms
+    trailing = endpointer.trailing_silence_ms if endpointer is not None else None
     log_request(
         "stt",
         peer=peer,

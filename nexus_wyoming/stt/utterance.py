@@ -1,12 +1,13 @@
 """One utterance on an engine session, with the final decode started early.
 
-While audio streams, the endpointer watches for the end of speech. When it hears
-enough silence, the final decode starts at once on everything received so far,
-during the silence the client is still sending. New speech discards that decode (its
-text would miss the new words) and a later silence starts another. At the end, an
-early result that no speech has overtaken is the transcript, usually finished
-already: that is the latency win. Trailing silence after the early decode started
-does not invalidate it.
+While audio streams, the endpointer watches for the end of speech. After a short
+silence (`early_silence_ms`, shorter than the silence that ends an utterance: it is
+only a guess) the final decode starts at once on everything received so far, during
+the silence the client is still sending. New speech discards that decode (its text
+would miss the new words) and a later silence starts another. At the end, an early
+result that no speech has overtaken is the transcript, usually finished already:
+that is the latency win. Trailing silence after the early decode started does not
+invalidate it.
 """
 
 import asyncio
@@ -23,12 +24,14 @@ _LOGGER = logging.getLogger(__name__)
 class Utterance:
     """Feeds a session, decodes early at the end of speech, and finishes once."""
 
-    def __init__(self, session: SttSession, endpointer: Optional[Endpointer], early_decode: bool) -> None:
+    def __init__(self, session: SttSession, endpointer: Optional[Endpointer], early_silence_ms: int = 0,
+                 end_silence_ms: int = 500) -> None:
         self.session = session
         self.endpointer = endpointer
-        self.early_decode = early_decode and endpointer is not None
+        self.early_silence_ms = early_silence_ms if endpointer is not None else 0
+        self.end_silence_ms = end_silence_ms
         self._early: Optional[asyncio.Task] = None
-        self._early_segments = -1
+        self._early_bursts = -1
         self.early_started_at: Optional[float] = None
         self.early_done_at: Optional[float] = None
         self.used_early = False
@@ -36,8 +39,8 @@ class Utterance:
 
     @property
     def speech_ended(self) -> bool:
-        """The endpointer heard speech followed by enough silence."""
-        return self.endpointer is not None and self.endpointer.ended
+        """The endpointer heard speech followed by the silence that ends an utterance."""
+        return self.endpointer is not None and self.endpointer.silent_for(self.end_silence_ms)
 
     async def feed(self, audio: bytes) -> None:
         """Give audio to the engine and react to the end (or return) of speech."""
@@ -45,15 +48,15 @@ class Utterance:
         if self.endpointer is None:
             return
         self.endpointer.feed(audio)
-        if self._early is not None and self._early_segments != self.endpointer.segments:
+        if self._early is not None and self._early_bursts != self.endpointer.bursts:
             _LOGGER.debug("speech resumed; discarding the early decode")
             self._discard_early()
-        if self.early_decode and self._early is None and self.endpointer.ended:
+        if self.early_silence_ms and self._early is None and self.endpointer.silent_for(self.early_silence_ms):
             self._start_early()
 
     def _start_early(self) -> None:
         assert self.endpointer is not None
-        self._early_segments = self.endpointer.segments
+        self._early_bursts = self.endpointer.bursts
         self.early_started_at = time.perf_counter()
         self.early_decodes += 1
         self._early = asyncio.create_task(self.session.transcribe())
@@ -74,7 +77,7 @@ class Utterance:
     async def finish(self) -> str:
         """The transcript: the early decode when still valid, else a decode now."""
         early = self._early
-        if early is not None and self.endpointer is not None and self._early_segments == self.endpointer.segments:
+        if early is not None and self.endpointer is not None and self._early_bursts == self.endpointer.bursts:
             try:
                 text = await asyncio.shield(early)
             except SttError as err:

@@ -46,7 +46,7 @@ async def stream(utterance: Utterance, audio: bytes) -> None:
 
 async def test_decode_starts_in_the_silence_and_is_used():
     session = CountingSession()
-    utterance = Utterance(session, Endpointer(500), early_decode=True)
+    utterance = Utterance(session, Endpointer(), early_silence_ms=500)
     await stream(utterance, tone(1.0) + silence(1.0))
     assert session.decodes == 1
     text = await utterance.finish()
@@ -58,7 +58,7 @@ async def test_decode_starts_in_the_silence_and_is_used():
 
 async def test_new_speech_discards_the_early_decode():
     session = CountingSession(decode_s=0.5)
-    utterance = Utterance(session, Endpointer(300), early_decode=True)
+    utterance = Utterance(session, Endpointer(), early_silence_ms=300)
     await stream(utterance, tone(0.6) + silence(0.5))
     assert session.decodes == 1
     await stream(utterance, tone(0.6) + silence(0.1))
@@ -71,7 +71,7 @@ async def test_new_speech_discards_the_early_decode():
 
 async def test_second_pause_decodes_again_and_that_result_is_used():
     session = CountingSession()
-    utterance = Utterance(session, Endpointer(300), early_decode=True)
+    utterance = Utterance(session, Endpointer(), early_silence_ms=300)
     await stream(utterance, tone(0.6) + silence(0.5) + tone(0.6) + silence(0.5))
     assert utterance.early_decodes == 2
     assert await utterance.finish() and utterance.used_early
@@ -80,7 +80,7 @@ async def test_second_pause_decodes_again_and_that_result_is_used():
 
 async def test_failed_early_decode_is_retried_at_the_end():
     session = CountingSession(fail_first=True)
-    utterance = Utterance(session, Endpointer(300), early_decode=True)
+    utterance = Utterance(session, Endpointer(), early_silence_ms=300)
     await stream(utterance, tone(0.6) + silence(0.5))
     await asyncio.sleep(0.01)
     assert await utterance.finish() == f"{len(session.audio)} bytes"
@@ -90,7 +90,7 @@ async def test_failed_early_decode_is_retried_at_the_end():
 
 async def test_without_endpointing_the_decode_happens_at_the_end():
     session = CountingSession()
-    utterance = Utterance(session, None, early_decode=True)
+    utterance = Utterance(session, None, early_silence_ms=300)
     await stream(utterance, tone(0.6) + silence(1.0))
     assert session.decodes == 0
     assert await utterance.finish() == f"{int(1.6 * BYTES_PER_SECOND)} bytes"
@@ -99,8 +99,25 @@ async def test_without_endpointing_the_decode_happens_at_the_end():
 
 async def test_close_cancels_a_running_decode():
     session = CountingSession(decode_s=5)
-    utterance = Utterance(session, Endpointer(300), early_decode=True)
+    utterance = Utterance(session, Endpointer(), early_silence_ms=300)
     await stream(utterance, tone(0.6) + silence(0.5))
     await asyncio.sleep(0.01)
     await utterance.close()
     assert session.cancelled == 1 and session.closed
+
+
+async def test_the_end_of_speech_needs_the_longer_silence():
+    utterance = Utterance(CountingSession(), Endpointer(), early_silence_ms=300, end_silence_ms=700)
+    await stream(utterance, tone(0.6) + silence(0.6))
+    assert utterance.early_decodes == 1 and not utterance.speech_ended
+    await stream(utterance, silence(0.3))
+    assert utterance.speech_ended
+    await utterance.close()
+
+
+async def test_a_pause_shorter_than_the_end_still_discards_on_new_speech():
+    session = CountingSession(decode_s=0.5)
+    utterance = Utterance(session, Endpointer(), early_silence_ms=300, end_silence_ms=700)
+    await stream(utterance, tone(0.6) + silence(0.5) + tone(0.5))
+    assert session.cancelled == 1
+    await utterance.close()
