@@ -13,8 +13,17 @@ done
 [ -n "$python_bin" ] || { echo "Python >= 3.11 is required" >&2; exit 1; }
 if [ ! -x "$root/.venv/bin/python" ]; then
   echo "creating $root/.venv with $python_bin" >&2
-  "$python_bin" -m venv "$root/.venv" || {
-    echo "python venv module missing: apt-get install python3-venv" >&2; exit 1; }
+  if ! "$python_bin" -m venv "$root/.venv" 2>/dev/null; then
+    # Debian ships venv separately (python3.11-venv); install it when we may.
+    rm -rf "$root/.venv"
+    version="$("$python_bin" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    command -v apt-get >/dev/null 2>&1 || { echo "the python venv module is missing" >&2; exit 1; }
+    echo "installing python${version}-venv with apt-get" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "python${version}-venv" >/dev/null
+    "$python_bin" -m venv "$root/.venv"
+  fi
 fi
 stamp="$root/.venv/.nexus-installed"
 want="$(cat "$root/setup.cfg" "$root/pyproject.toml" | sha256sum | cut -c1-16)${extras:+-$extras}"
