@@ -196,6 +196,7 @@ class SttHandler(EventHandler):
         """Finish in a task, so a client that hangs up meanwhile cancels the decode."""
         turn.answered = True
         self.finishing = asyncio.create_task(self._finish(turn))
+        self.finishing.add_done_callback(_log_bug)
 
     async def _finish(self, turn: Turn) -> None:
         assert turn.utterance is not None
@@ -239,6 +240,12 @@ class SttHandler(EventHandler):
             await turn.stream.close()
             if turn.utterance is not None and not turn.failed:
                 await turn.utterance.close()
+
+
+def _log_bug(task: asyncio.Task) -> None:
+    """_finish handles every expected failure; anything else is a bug worth a traceback."""
+    if not task.cancelled() and task.exception() is not None:
+        _LOGGER.error("transcript task failed", exc_info=task.exception())
 
 
 def _engine_problem(err: SttError) -> BadRequest:
