@@ -89,8 +89,16 @@ class Player:
         current = self._current
         if current is not None:
             current.end()
+            self._finish(current, heard=False)  # reported now: the caller acts on it right away
             if self.sink is not None:
                 await self.sink.abort()
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Until nothing plays or is queued (at most `timeout` seconds)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.playing and loop.time() < deadline:
+            await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         """Stop playing and release the sink."""

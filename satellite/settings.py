@@ -86,6 +86,7 @@ class StandaloneSettings:
     language: str = "en"
     voice: Optional[str] = None
     discovery_s: float = setting(3.0, minimum=0.1, maximum=60.0)
+    discovery_interface: Optional[str] = None
     connect_timeout_s: float = setting(3.0, minimum=0.1, maximum=60.0)
     reply_timeout_s: float = setting(30.0, minimum=1.0, maximum=600.0)
     retry_min_s: float = setting(0.5, minimum=0.01, maximum=60.0)

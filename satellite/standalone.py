@@ -1,0 +1,141 @@
+"""Standalone mode: no Home Assistant; the satellite drives STT → intent → TTS itself.
+
+One turn at a time: a new utterance (after barge-in, or while a slow reply is still
+being worked out) supersedes the turn before it. An unreachable server costs the user
+a short local error tone, never silence.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Optional
+
+from .app import Parts, _metrics
+from .endpoint import Segment
+from .pipeline import ServerError, Turn
+from .servers import ServerDown, Servers
+from .settings import SatelliteSettings
+from .tones import ERROR_TONE, FORMAT
+from .turns import TurnTimer
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Standalone:
+    """Turns utterances from the listener into turns against the servers."""
+
+    def __init__(self, settings: SatelliteSettings, device_id: str, parts: Parts, servers: Servers) -> None:
+        self.settings = settings
+        self.device_id = device_id
+        self.parts = parts
+        self.servers = servers
+        self.turn: Optional[Turn] = None
+        self.task: Optional[asyncio.Task] = None
+        self.turns_done = 0
+        self.finished = asyncio.Event()
+
+    async def on_segment(self, segment: Segment) -> None:
+        """From the listener."""
+        if segment.kind == "start":
+            await self._begin(segment.audio)
+        elif self.turn is not None and segment.kind == "audio":
+            self.turn.feed(segment.audio)
+        elif self.turn is not None and segment.kind == "end":
+            self.turn.timer.info["end"] = segment.reason
+            self.turn.end()
+        elif segment.kind == "wake":
+            _LOGGER.info("wake word %s", segment.reason)
+
+    async def _begin(self, preroll: bytes) -> None:
+        await self.cancel_turn()
+        missing = self.servers.down()
+        if missing:
+            _LOGGER.warning("cannot take a turn: %s server(s) unreachable", ", ".join(missing))
+            self.error_tone()  # once per utterance: its audio then goes nowhere until it ends
+            TurnTimer("standalone", self.device_id, info={"down": missing}).finish("server-down")
+            self._count()
+            return
+        self.turn = Turn(self.servers, self.parts.player, self.settings.standalone, TurnTimer("standalone", self.device_id))
+        if preroll:
+            self.turn.feed(preroll)
+        self.task = asyncio.create_task(self._run(self.turn), name="turn")
+
+    async def _run(self, turn: Turn) -> None:
+        outcome = "superseded"
+        try:
+            outcome = await turn.run()
+        except ServerDown as err:
+            _LOGGER.warning("%s", err)
+            self.servers.failed(err.role, err.reason)
+            self.error_tone()
+            outcome = f"{err.role}-down"
+        except ServerError as err:
+            _LOGGER.warning("%s", err)
+            self.error_tone()
+            outcome = "server-error"
+        except asyncio.CancelledError:
+            outcome = "interrupted" if turn.was_cut() else "superseded"
+            raise
+        finally:
+            await turn.close()
+            turn.timer.finish(outcome)
+            if self.turn is turn:
+                self.turn = None
+            if outcome != "superseded":
+                self._count()
+
+    async def cancel_turn(self) -> None:
+        """Drop the turn in progress (a new utterance supersedes it)."""
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def error_tone(self) -> None:
+        """Something failed: say so with a sound rather than silence."""
+        self.parts.player.play(FORMAT, ERROR_TONE, "error tone")
+
+    def _count(self) -> None:
+        self.turns_done += 1
+        limit = self.settings.standalone.max_turns
+        if limit and self.turns_done >= limit:
+            self.finished.set()
+
+
+async def run_standalone(settings: SatelliteSettings, device_id: str) -> int:
+    """Standalone mode until SIGTERM/SIGINT, `max_turns`, or the end of a --mic-file; exit code."""
+    parts = Parts(settings)
+    servers = Servers(settings.standalone)
+    metrics = await _metrics(settings.metrics_port)
+    await servers.start()
+    app = Standalone(settings, device_id, parts, servers)
+    _LOGGER.info("standalone: listening (stt=%s, intent=%s, tts=%s)",
+                 servers["stt"].uri, servers["intent"].uri, servers["tts"].uri)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    mic = asyncio.create_task(parts.listener(settings, app.on_segment).run(), name="mic")
+    waiters = [mic, asyncio.create_task(app.finished.wait()), asyncio.create_task(stop.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if mic.done() and not stop.is_set() and app.task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(app.task), settings.standalone.reply_timeout_s)
+        if not stop.is_set():
+            await parts.player.wait_idle(settings.standalone.reply_timeout_s)  # let the last sound finish
+    finally:
+        for task in waiters:
+            task.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        await app.cancel_turn()
+        await servers.close()
+        await parts.player.close()
+        if metrics is not None:
+            await metrics.stop()
+    failed = mic.done() and not mic.cancelled() and mic.exception() is not None
+    if failed:
+        _LOGGER.error("microphone failed: %s", mic.exception())
+    return 2 if failed else 0

@@ -1,0 +1,194 @@
+"""Standalone mode end to end: the real STT and TTS server processes, the satellite process
+fed Piper speech, playback into a WAV file. The intent server is a test double (see
+doubles.py) until `nexus-wyoming intent` exists.
+"""
+
+import asyncio
+import json
+import sys
+import wave
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from tests.satellite.doubles import REPLY, IntentDouble
+from tests.satellite.process import SatelliteProcess
+from tests.satellite.speech import read_wav, silence, spoken, write_wav
+from tests.support.processes import ServerProcess
+from tests.support.services import free_port
+
+MIC = Path(__file__).parent / "paced_mic.py"
+
+
+@pytest.fixture(scope="module")
+def stt_server(tmp_path_factory) -> Iterator[ServerProcess]:
+    server = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf",
+                            "--data-dir", str(tmp_path_factory.mktemp("stt"))]).start(timeout=180)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def question_wav(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("speech") / "question.wav"
+    return write_wav(path, np.concatenate([silence(0.5), spoken("What time is it?"), silence(0.3)]))
+
+
+@pytest.fixture
+async def intent():
+    double = await IntentDouble().start()
+    yield double
+    await double.stop()
+
+
+def uri(server: ServerProcess) -> str:
+    return f"tcp://{server.host}:{server.port}"
+
+
+def satellite(tmp_path: Path, *args: str) -> SatelliteProcess:
+    return SatelliteProcess(["run", "--device-id", "kitchen-pi", "--data-dir", str(tmp_path / "data"),
+                             "--snd-file", str(tmp_path / "played.wav"), *args], wait_for_port=False).start()
+
+
+async def exited(proc: SatelliteProcess, timeout: float = 90.0) -> int:
+    try:
+        async with asyncio.timeout(timeout):
+            while proc.proc.poll() is None:
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"satellite still running after {timeout} s:\n{proc.log}") from None
+    return proc.proc.returncode
+
+
+async def logged(proc: SatelliteProcess, pattern: str, timeout: float = 60.0) -> None:
+    import re
+
+    async with asyncio.timeout(timeout):
+        while not re.search(pattern, proc.log):
+            assert proc.alive, proc.log
+            await asyncio.sleep(0.1)
+
+
+def turns(proc: SatelliteProcess) -> list[dict]:
+    return [json.loads(line[line.index("{"):]) for line in proc.lines if '"satellite-turn"' in line]
+
+
+def played_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+async def test_a_spoken_question_is_answered_aloud(tmp_path, stt_server, tts_server, intent, question_wav):
+    sat = satellite(tmp_path, "--mic-file", str(question_wav), "--max-turns", "1",
+                    "--stt-uri", uri(stt_server), "--intent-uri", intent.uri, "--tts-uri", uri(tts_server))
+    try:
+        assert await exited(sat) == 0, sat.log
+    finally:
+        sat.stop()
+    # the intent server got the transcript with the device context
+    assert len(intent.received) == 1
+    request = intent.received[0]
+    assert "time" in request["text"].lower()
+    assert request["context"]["device_id"] == "kitchen-pi" == request["context"]["satellite_id"]
+    # the reply was played: both sentences, real speech from the TTS server
+    audio, rate = read_wav(tmp_path / "played.wav")
+    assert rate == 22050
+    assert 1.5 <= len(audio) / rate <= 8.0
+    assert np.sqrt(np.mean(audio ** 2)) > 0.01
+    (record,) = turns(sat)
+    assert record["outcome"] == "played" and record["device_id"] == "kitchen-pi"
+    assert record["reply"] == " ".join(REPLY)
+    # audio went to STT while the user spoke, not after
+    assert record["streamed_before_end_s"] >= 0.8
+    assert set(record["stages_s"]) == {"speech_end_to_transcript", "transcript_to_reply_text",
+                                       "reply_text_to_reply_audio", "reply_audio_to_heard"}
+    assert 0 < record["speech_end_to_heard_s"] < 10
+    assert abs(sum(record["share"].values()) - 1.0) < 0.01
+
+
+async def test_a_non_streaming_intent_server_works_too(tmp_path, stt_server, tts_server, question_wav):
+    double = await IntentDouble(streaming=False).start()
+    sat = satellite(tmp_path, "--mic-file", str(question_wav), "--max-turns", "1",
+                    "--stt-uri", uri(stt_server), "--intent-uri", double.uri, "--tts-uri", uri(tts_server))
+    try:
+        assert await exited(sat) == 0, sat.log
+    finally:
+        sat.stop()
+        await double.stop()
+    (record,) = turns(sat)
+    assert record["outcome"] == "played"
+    assert played_seconds(tmp_path / "played.wav") >= 1.5
+
+
+async def test_unreachable_server_gives_an_error_tone_then_reconnects(tmp_path, stt_server, intent, question_wav):
+    go = tmp_path / "go"
+    port = free_port()
+    config = tmp_path / "fast-retry.yaml"
+    config.write_text("standalone:\n  retry_min_s: 0.2\n  retry_max_s: 1.0\n")
+    mic = f"{sys.executable} {MIC} --wav {question_wav} --go {go}"
+    sat = satellite(tmp_path, "--config", str(config), "--mic-command", mic, "--max-turns", "2",
+                    "--stt-uri", uri(stt_server), "--intent-uri", intent.uri, "--tts-uri", f"tcp://127.0.0.1:{port}")
+    tts = None
+    try:
+        await logged(sat, "standalone: listening")
+        go.touch()
+        await logged(sat, "cannot take a turn: tts server")
+        await asyncio.sleep(1.0)
+        assert 0.3 <= played_seconds(tmp_path / "played.wav") <= 0.6  # the error tone, nothing else
+        tts = ServerProcess(["tts", "--uri", f"tcp://127.0.0.1:{port}", "--no-zeroconf",
+                             "--data-dir", str(tmp_path / "tts")]).start()
+        await logged(sat, "tts server .* is reachable again")
+        go.touch()
+        assert await exited(sat) == 0, sat.log
+    finally:
+        sat.stop()
+        if tts is not None:
+            tts.stop()
+    assert [t["outcome"] for t in turns(sat)] == ["server-down", "played"]
+    assert played_seconds(tmp_path / "played.wav") >= 2.0
+
+
+@pytest.mark.parametrize("barge_in", [True, False])
+async def test_speech_during_the_reply(tmp_path, stt_server, tts_server, question_wav, barge_in):
+    double = await IntentDouble(reply=["Here is a long answer."] * 6).start()
+    go = tmp_path / "go"
+    mic = f"{sys.executable} {MIC} --wav {question_wav} --go {go}"
+    flag = "--barge-in" if barge_in else "--no-barge-in"
+    sat = satellite(tmp_path, "--mic-command", mic, "--max-turns", "2" if barge_in else "1", flag,
+                    "--stt-uri", uri(stt_server), "--intent-uri", double.uri, "--tts-uri", uri(tts_server))
+    try:
+        await logged(sat, "standalone: listening")
+        go.touch()
+        await logged(sat, "transcript: ")
+        while played_seconds(tmp_path / "played.wav") < 1.0:
+            await asyncio.sleep(0.1)
+        go.touch()  # the user speaks again while the reply plays
+        assert await exited(sat) == 0, sat.log
+    finally:
+        sat.stop()
+        await double.stop()
+    outcomes = [t["outcome"] for t in turns(sat)]
+    if barge_in:
+        assert "barge-in: stopping playback" in sat.log
+        assert outcomes == ["interrupted", "played"]
+    else:
+        assert "barge-in" not in sat.log
+        assert outcomes == ["played"]
+        assert played_seconds(tmp_path / "played.wav") >= 6.0  # the whole long answer
+
+
+def test_no_servers_anywhere_is_not_a_crash(tmp_path, question_wav):
+    """Nothing on the network: every utterance gets the error tone, the satellite keeps running."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "satellite", "run", "--data-dir", str(tmp_path), "--mic-file", str(question_wav),
+         "--snd-file", str(tmp_path / "played.wav"), "--max-turns", "1",
+         "--stt-uri", f"tcp://127.0.0.1:{free_port()}", "--intent-uri", f"tcp://127.0.0.1:{free_port()}",
+         "--tts-uri", f"tcp://127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "cannot take a turn" in result.stderr
+    assert 0.3 <= played_seconds(tmp_path / "played.wav") <= 0.6
