@@ -1,7 +1,8 @@
 """Per-request latency histograms in Prometheus text format, served on `--metrics-port`.
 
 Small on purpose: a histogram is a list of bucket counters, the HTTP server answers
-GET /metrics and nothing else, and every request of ours also writes one JSON log line.
+GET /metrics (and, for a server process, the status page `/` and `/api/status`), and
+every request of ours also writes one JSON log line.
 """
 
 import asyncio
@@ -11,7 +12,10 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .status import StatusReport
 
 _LOGGER = logging.getLogger(__name__)
 _REQUEST_LOGGER = logging.getLogger("nexus_wyoming.requests")
@@ -122,12 +126,14 @@ def log_request(request: str, **fields: Any) -> None:
 
 
 class MetricsServer:
-    """GET /metrics in Prometheus text format; anything else is 404."""
+    """GET /metrics in Prometheus text format; with a `status`, also `/` and `/api/status`; else 404."""
 
-    def __init__(self, port: int, host: str = "0.0.0.0", registry: Registry = REGISTRY) -> None:
+    def __init__(self, port: int, host: str = "0.0.0.0", registry: Registry = REGISTRY,
+                 status: Optional["StatusReport"] = None) -> None:
         self.port = port
         self.host = host
         self.registry = registry
+        self.status = status
         self._server: Optional[asyncio.AbstractServer] = None
 
     async def start(self) -> int:
@@ -135,6 +141,8 @@ class MetricsServer:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=8192)
         self.port = self._server.sockets[0].getsockname()[1]
         _LOGGER.info("metrics on http://%s:%d/metrics", self.host, self.port)
+        if self.status is not None:
+            _LOGGER.info("status page on http://%s:%d/", self.host, self.port)
         return self.port
 
     async def stop(self) -> None:
@@ -148,12 +156,15 @@ class MetricsServer:
                 request = await reader.readuntil(b"\r\n\r\n")
             parts = request.split(b" ", 2)
             path = parts[1].split(b"?")[0] if len(parts) > 1 else b""
+            headers = "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
             if parts[0] == b"GET" and path == b"/metrics":
                 status, body = "200 OK", self.registry.render().encode()
+            elif parts[0] == b"GET" and self.status is not None and path in (b"/", b"/api/status"):
+                status, headers, body = "200 OK", *self._status_response(path)
             else:
                 status, body = "404 Not Found", b"not found\n"
             writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                f"HTTP/1.1 {status}\r\n{headers}"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
             )
             await writer.drain()
@@ -161,3 +172,14 @@ class MetricsServer:
             pass
         finally:
             writer.close()
+
+    def _status_response(self, path: bytes) -> tuple[str, bytes]:
+        """The status page, or its JSON (readable by the sibling servers' pages: any origin)."""
+        from .status_page import PAGE_HEADERS, page
+
+        assert self.status is not None
+        if path == b"/":
+            return PAGE_HEADERS, page()
+        body = json.dumps(self.status.to_json(), ensure_ascii=False, allow_nan=False).encode()
+        return ("Content-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\n"
+                "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n", body)
