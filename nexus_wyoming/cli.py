@@ -26,6 +26,8 @@ def server_options(default_uri: str) -> Callable:
             click.option("--log-format", type=click.Choice(["text", "json"]), default=None),
             click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS."),
             click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus /metrics here."),
+            click.option("--status-peers", default=None, metavar=":PORT,…",
+                         help="The other servers' metrics ports (or URLs), merged into the status page at /."),
         ]
         return functools.reduce(lambda cmd, opt: opt(cmd), reversed(options), command)
 
@@ -85,8 +87,10 @@ def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, me
     args += ["--no-zeroconf"] if no_zeroconf else []
     supervisor = Supervisor(kinds, args)
     if metrics_port is not None:
-        for offset, child in enumerate(supervisor.children):
-            child.argv += ["--metrics-port", str(metrics_port + offset)]
+        ports = [metrics_port + offset for offset in range(len(supervisor.children))]
+        for port, child in zip(ports, supervisor.children):
+            child.argv += ["--metrics-port", str(port)]
+            child.argv += ["--status-peers", ",".join(f":{p}" for p in ports if p != port)] if len(ports) > 1 else []
     _LOGGER.info("starting %s (data in %s)", ", ".join(kinds), config.data_path)
     sys.exit(asyncio.run(supervisor.run()))
 

@@ -267,6 +267,7 @@ class Config:
     debug: bool = False
     zeroconf: bool = True
     metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
+    status_peers: list[str] = setting([])  # other servers' metrics ports for the status page: ":PORT" or URL
     limits: Limits = field(default_factory=Limits)
     keys: Keys = field(default_factory=Keys)
     stt: SttSettings = field(default_factory=SttSettings)

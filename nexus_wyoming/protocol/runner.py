@@ -4,8 +4,10 @@ import logging
 import socket
 from typing import Awaitable, Callable, Optional
 
+from .. import __version__
 from ..config import Config
 from ..metrics import MetricsServer
+from ..status import BOARD, StatusReport, parse_peers
 from .discovery import advertise
 from .server import HandlerFactory, WyomingServer
 
@@ -21,7 +23,8 @@ async def run_server(
 ) -> None:
     """Serve `handler_factory` on `uri` until SIGTERM/SIGINT, then drain and clean up."""
     server = WyomingServer(uri, handler_factory, config.limits, name=f"nexus-wyoming {kind}")
-    metrics = MetricsServer(config.metrics_port) if config.metrics_port is not None else None
+    status = StatusReport(kind, __version__, parse_peers(config.status_peers), BOARD)  # ValueError: bad peers
+    metrics = MetricsServer(config.metrics_port, status=status) if config.metrics_port is not None else None
     address = await server.start()
     ad = None
     try:
