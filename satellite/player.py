@@ -19,6 +19,7 @@ from .speaker import Sink
 
 _LOGGER = logging.getLogger(__name__)
 MAX_QUEUED_BYTES = 32 * 1024 * 1024  # ~12 minutes of 22 kHz audio per stream
+SLICE_BYTES = 2048  # 1024 samples
 
 
 @dataclass
@@ -139,9 +140,12 @@ class Player:
             audio = converter.convert(pcm)
             if self.volume != 1.0:
                 audio = _scaled(audio, self.volume)
-            if playback.first_heard is None:
-                playback.first_heard = time.monotonic()
-            await self.sink.write(audio)
+            for offset in range(0, len(audio), SLICE_BYTES):  # small slices: barge-in cuts within ~50 ms
+                if generation != self._generation:
+                    return False
+                if playback.first_heard is None:
+                    playback.first_heard = time.monotonic()
+                await self.sink.write(audio[offset:offset + SLICE_BYTES])
         if generation != self._generation:
             return False
         if opened:

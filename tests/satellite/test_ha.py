@@ -190,3 +190,23 @@ async def test_timer_finished_plays_a_chime(ha):
         await asyncio.sleep(0.1)
     assert ha.played_seconds() >= 0.4  # three beeps
     await client.close()
+
+
+async def test_wake_word_mode_reports_detection_then_runs_the_pipeline(tmp_path):
+    wav = write_wav(tmp_path / "wake.wav", np.concatenate([
+        silence(0.3), spoken("Okay Nabu."), silence(0.3), spoken("What time is it?"), silence(0.2)]))
+    sat = Ha(tmp_path, wav, "--wake-word", "okay_nabu")
+    try:
+        client = await sat.client()
+        await client.send(Event("describe"))
+        info = Info.from_event(await client.read())
+        assert info.satellite.active_wake_words == ["okay_nabu"]
+        assert info.wake[0].models[0].name == "okay_nabu"
+        await client.send(Event("run-satellite"))
+        sat.speak()
+        events = await until(client, "audio-stop")
+        assert [e.type for e in events[:2]] == ["detection", "run-pipeline"]
+        assert events[0].data["name"] == "okay_nabu"
+        await client.close()
+    finally:
+        sat.proc.stop()

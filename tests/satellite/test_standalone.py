@@ -192,3 +192,22 @@ def test_no_servers_anywhere_is_not_a_crash(tmp_path, question_wav):
     assert result.returncode == 0, result.stderr
     assert "cannot take a turn" in result.stderr
     assert 0.3 <= played_seconds(tmp_path / "played.wav") <= 0.6
+
+
+async def test_servers_are_found_by_zeroconf(tmp_path, stt_server, intent, question_wav):
+    """The TTS server is not named: it is browsed for on loopback and asked what it serves."""
+    tts = ServerProcess(["tts", "--uri", "tcp://127.0.0.1:0", "--data-dir", str(tmp_path / "tts")]).start()
+    config = tmp_path / "loopback.yaml"
+    config.write_text("standalone:\n  discovery_interface: 127.0.0.1\n  discovery_s: 2.0\n")
+    try:
+        assert tts.wait_for_log("advertised nexus-tts-", timeout=15), tts.log
+        sat = satellite(tmp_path, "--config", str(config), "--mic-file", str(question_wav), "--max-turns", "1",
+                        "--stt-uri", uri(stt_server), "--intent-uri", intent.uri)
+        try:
+            assert await exited(sat) == 0, sat.log
+        finally:
+            sat.stop()
+    finally:
+        tts.stop()
+    assert "found tts server nexus-tts-" in sat.log
+    assert [t["outcome"] for t in turns(sat)] == ["played"]
