@@ -32,7 +32,7 @@ from .timers import on_timer_event
 from .turns import TurnTimer
 
 _LOGGER = logging.getLogger(__name__)
-MIC = PcmFormat(16_000)
+SEND_TIMEOUT_S = 5.0
 
 
 class HaSatellite:
@@ -75,8 +75,9 @@ class HaSatellite:
         if connection is None:
             return
         try:
-            await connection.write_event(event)
-        except ClientGone:
+            async with asyncio.timeout(SEND_TIMEOUT_S):  # a stalled HA must not stall the microphone
+                await connection.write_event(event)
+        except (ClientGone, TimeoutError):
             self.detach(connection)
             connection.writer.close()
 

@@ -210,3 +210,23 @@ async def test_wake_word_mode_reports_detection_then_runs_the_pipeline(tmp_path)
         await client.close()
     finally:
         sat.proc.stop()
+
+
+async def test_advertised_by_zeroconf(tmp_path, command_wav):
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+    sat = SatelliteProcess(["ha", "--uri", "tcp://127.0.0.1:0", "--data-dir", str(tmp_path), "--device-id",
+                            "0123456789abcdef", "--mic-file", str(command_wav)]).start()
+    try:
+        assert sat.wait_for_log(r"advertised nexus-satellite-", timeout=15), sat.log
+        name = re.search(r"advertised (nexus-satellite-\S+?)\._wyoming", sat.log).group(1)
+        zeroconf = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+        try:
+            info = AsyncServiceInfo("_wyoming._tcp.local.", f"{name}._wyoming._tcp.local.")
+            assert await info.async_request(zeroconf.zeroconf, 5000)
+            assert info.port == sat.port
+        finally:
+            await zeroconf.async_close()
+    finally:
+        sat.stop()
