@@ -204,3 +204,33 @@ async def test_without_a_status_report_there_is_no_page():
         assert (await http(metrics.port, b"GET /api/status HTTP/1.1\r\n\r\n"))[0] == 404
     finally:
         await metrics.stop()
+
+
+# ---------------------------------------------------------------- what the servers record
+
+
+def test_an_intent_turn_records_its_stages_provider_and_mode():
+    from nexus_wyoming.intent.turnlog import TurnStats
+    from nexus_wyoming.status import BOARD
+
+    stats = TurnStats(mode="planning", route="llm", handled=True, device="kitchen", cache="miss", search="ok",
+                      search_ms=310.0)
+    stats.llm_started = stats.started
+    stats.token("gemini", "Hello", 1, None)
+    stats.record("127.0.0.1:1")
+    turn = BOARD.turns()[0]
+    assert (turn.server, turn.device, turn.provider, turn.fallbacks, turn.ok) == ("intent", "kitchen", "gemini", 1, True)
+    assert turn.details == {"mode": "planning", "route": "llm", "cache_hit": False}
+    assert set(turn.stages) == {"search", "llm_first_token", "total"}  # no sentence was sent
+    assert turn.stages["search"] == 310.0 and turn.stages["total"] >= turn.stages["llm_first_token"] >= 0
+
+
+@pytest.mark.parametrize("route, handled, gone, error", [
+    ("llm-failed", False, False, "llm-failed"), ("", None, False, "internal"), ("llm", None, True, None)])
+def test_an_intent_turn_that_failed_on_our_side_is_an_error(route, handled, gone, error):
+    from nexus_wyoming.intent.turnlog import TurnStats
+    from nexus_wyoming.status import BOARD
+
+    TurnStats(route=route, handled=handled, client_gone=gone).record("peer")
+    turn = BOARD.turns()[0]
+    assert (turn.ok, turn.error) == (error is None, error)

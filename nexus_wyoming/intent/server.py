@@ -11,6 +11,7 @@ from .. import __version__
 from ..config import Config, ConfigError
 from ..protocol.runner import run_server
 from ..sessions import SessionManager
+from ..status import BOARD
 from .assistant import Assistant
 from .handler import IntentHandler
 from .llm import LlmProvider
@@ -87,6 +88,15 @@ def info_event(book: ModeBook) -> Event:
     return Info(handle=[program]).event()
 
 
+def sessions_problem(sessions: SessionManager) -> Optional[str]:
+    """Why memory is degraded, for the status page; None when Redis and the history store answer."""
+    if sessions.store_outage.down:
+        return "history store down: answering without history"
+    if sessions.redis is not None and sessions.redis.outage.down:
+        return "redis down: using the history store only"
+    return None
+
+
 async def serve_intent(config: Config, uri: str) -> None:
     """Load modes, open the session store, then serve until stopped."""
     book = load_modes(config.intent)
@@ -96,6 +106,7 @@ async def serve_intent(config: Config, uri: str) -> None:
     search = build_search(config)
     sessions = SessionManager.from_config(config)
     await sessions.start()
+    BOARD.add_check(lambda: sessions_problem(sessions))
     assistant = Assistant(config.intent, book, chains, builtin_skills(), sessions, search, tz)
     info = info_event(book)
 

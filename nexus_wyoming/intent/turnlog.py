@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..metrics import REGISTRY, log_request
+from ..status import BOARD
 
 _TURN = REGISTRY.histogram("nexus_intent_turn_seconds", "Transcript to final reply")
 _FIRST_SENTENCE = REGISTRY.histogram("nexus_intent_first_sentence_seconds", "Transcript to the first sentence sent")
@@ -107,6 +108,13 @@ class TurnStats:
             first_sentence_ms=_ms(self._since(self.first_sentence)), total_ms=_ms(total), stored=self.stored,
             client_gone=self.client_gone or None,
         )
+        internal = self.handled is None and not self.client_gone
+        error = "llm-failed" if self.route == "llm-failed" else "internal" if internal else None
+        BOARD.record("intent", total, ok=error is None, error=error, device=self.device, provider=self.provider,
+                     fallbacks=self.fallbacks, mode=self.mode or None, route=self.route or None,
+                     cache_hit=None if self.cache is None else self.cache == "hit", client_gone=self.client_gone or None,
+                     stages={"search": self.search_ms, "llm_first_token": _ms(self.first_token_s), "total": _ms(total),
+                             "first_sentence": _ms(self._since(self.first_sentence))})
 
 
 def _ms(seconds: Optional[float]) -> Optional[float]:

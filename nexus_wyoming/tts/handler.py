@@ -21,6 +21,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from ..config import TtsSettings
 from ..metrics import REGISTRY, RATIO_BUCKETS, log_request
 from ..protocol.server import Connection, EventHandler
+from ..status import BOARD
 from .engine import TtsEngine, TtsError, UnknownVoiceError, VoiceRequest
 from .sentences import SentenceBuffer, split_sentences
 from .speech import Speech, SpeechStats
@@ -96,6 +97,8 @@ class TtsHandler(EventHandler):
         except BadRequest as err:
             _ERRORS.inc(code=err.code)
             _LOGGER.info("refused request from %s: %s", self.connection.peer, err)
+            if err.code == "synthesis-failed":  # ours, not the client's: the status page shows it
+                BOARD.record("tts", ok=False, error=err.code)
             await self.write_event(Error(str(err), err.code).event())
             return True
 
@@ -199,6 +202,8 @@ class TtsHandler(EventHandler):
             except BadRequest as err:
                 failed = True
                 _ERRORS.inc(code=err.code)
+                if err.code == "synthesis-failed":
+                    stats.error = err.code
                 await self.write_event(Error(str(err), err.code).event())
             first = False
 
@@ -250,6 +255,10 @@ class TtsHandler(EventHandler):
             audio_s=round(stats.audio_seconds, 2),
             rtf=round(stats.real_time_factor, 3) if stats.real_time_factor is not None else None,
         )
+        BOARD.record("tts", total, ok=stats.error is None, error=stats.error, provider=engine,
+                     device=context.get("device_id") or context.get("satellite_id"), mode=kind,
+                     fallbacks=max(len(stats.engines) - 1, 0), chars=stats.chars,
+                     stages={"tts_first_audio": stats.first_audio_s * 1000 if stats.first_audio_s is not None else None})
 
 
 def _short_str(value: Any) -> Optional[str]:

@@ -28,6 +28,7 @@ class SpeechStats:
     synthesis_seconds: float = 0.0
     chars: int = 0
     engines: set[str] = field(default_factory=set)
+    error: Optional[str] = None  # a synthesis failure a stream's client was told of, for the status page
 
     @property
     def first_audio_s(self) -> Optional[float]:
