@@ -4,6 +4,7 @@ import time
 from typing import TYPE_CHECKING, Optional
 
 from ..metrics import REGISTRY, log_request
+from ..status import BOARD
 
 if TYPE_CHECKING:
     from .handler import Turn
@@ -17,6 +18,8 @@ _ERRORS = REGISTRY.counter("nexus_stt_errors_total", "Requests answered with an 
 def record_error(code: str) -> None:
     """Count a refused request or failed utterance."""
     _ERRORS.inc(code=code)
+    if code in ("stt-failed", "busy"):  # ours, not the client's: the status page shows it
+        BOARD.record("stt", ok=False, error=code)
 
 
 def _ms(seconds: Optional[float]) -> Optional[float]:
@@ -59,3 +62,4 @@ def record_transcript(turn: "Turn", text: str, peer: str) -> None:
         partials=turn.stream.chunks,
         first_partial_ms=_ms(first_partial_s),
     )
+    BOARD.record("stt", now - turn.started, provider=engine, early=utterance.used_early, stages={"stt": _ms(final_s)})
