@@ -8,6 +8,7 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # tests/deploy: satellite/install.sh
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # tests/test_status_page.py: the status page, headless
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing ${need_apt[*]} with apt-get" >&2
