@@ -142,4 +142,5 @@ def test_postgres_urls_in_the_file_match_the_postgres_service():
         assert (url.hostname, url.port, url.username, url.password, url.path) == (
             "postgres", 5432, env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], f"/{env['POSTGRES_DB']}")
         assert load_config(environ={"NEXUS_SESSIONS__HISTORY_URL": text}).sessions.history_url == text
-    assert postgres["healthcheck"]["test"] == ["CMD", "pg_isready", "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"]]
+    ready = ["CMD", "pg_isready", "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"]]
+    assert postgres["healthcheck"]["test"] == ready

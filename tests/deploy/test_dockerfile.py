@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from nexus_wyoming.cli import SERVER_KINDS, main
