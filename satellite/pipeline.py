@@ -34,12 +34,14 @@ class ServerError(Exception):
 class Turn:
     """Runs while its utterance is spoken and until the reply has been heard."""
 
-    def __init__(self, servers: Servers, player: Player, settings: StandaloneSettings, timer: TurnTimer) -> None:
+    def __init__(self, servers: Servers, player: Player, settings: StandaloneSettings, timer: TurnTimer,
+                 conversation_id: Optional[str] = None) -> None:
         self.servers = servers
         self.player = player
         self.settings = settings
         self.timer = timer
         self.context = {"device_id": timer.device_id, "satellite_id": timer.device_id}
+        self.conversation_id = conversation_id
         self.audio: asyncio.Queue[Optional[bytes]] = asyncio.Queue()
         self.playback: Optional[Playback] = None
         self._first: Optional[Playback] = None
@@ -159,8 +161,9 @@ class Turn:
     async def _reply(self, intent: ClientConnection, tts: ClientConnection, text: str) -> None:
         streaming = self.servers["tts"].streaming
         voice = SynthesizeVoice(name=self.settings.voice) if self.settings.voice else None
+        context = {**self.context, **({"conversation_id": self.conversation_id} if self.conversation_id else {})}
         await self._guard("intent", intent.send(
-            Transcript(text=text, context=self.context, language=self.settings.language).event()))
+            Transcript(text=text, context=context, language=self.settings.language).event()))
         if streaming:
             await self._guard("tts", tts.send(SynthesizeStart(voice=voice, context=self.context).event()))
         listening = asyncio.create_task(self._guard("tts", self._play(tts, "synthesize-stopped" if streaming else "audio-stop")))
@@ -197,6 +200,9 @@ class Turn:
             elif kind in ("handled", "not-handled"):
                 self.timer.mark("reply_text")
                 reply = str(event.data.get("text") or "")
+                context = event.data.get("context")
+                if isinstance(context, dict) and isinstance(context.get("conversation_id"), str):
+                    self.conversation_id = context["conversation_id"][:200]  # the next turn continues it
                 if tts is not None and not streamed and reply:
                     await tts.send(SynthesizeChunk(text=reply).event())
                 if not opened:

@@ -33,6 +33,7 @@ class Standalone:
         self.turn: Optional[Turn] = None
         self.task: Optional[asyncio.Task] = None
         self.turns_done = 0
+        self.conversation_id: Optional[str] = None
         self.finished = asyncio.Event()
 
     async def on_segment(self, segment: Segment) -> None:
@@ -56,7 +57,8 @@ class Standalone:
             TurnTimer("standalone", self.device_id, info={"down": missing}).finish("server-down")
             self._count()
             return
-        self.turn = Turn(self.servers, self.parts.player, self.settings.standalone, TurnTimer("standalone", self.device_id))
+        self.turn = Turn(self.servers, self.parts.player, self.settings.standalone,
+                         TurnTimer("standalone", self.device_id), self.conversation_id)
         if preroll:
             self.turn.feed(preroll)
         self.task = asyncio.create_task(self._run(self.turn), name="turn")
@@ -78,6 +80,7 @@ class Standalone:
             outcome = "interrupted" if turn.was_cut() else "superseded"
             raise
         finally:
+            self.conversation_id = turn.conversation_id
             await turn.close()
             turn.timer.finish(outcome)
             if self.turn is turn:

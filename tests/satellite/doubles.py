@@ -1,8 +1,9 @@
 """Test doubles (not the real servers): a tiny intent server speaking the Wyoming handle protocol.
 
-The real intent server (`nexus-wyoming intent`) was not available when these tests were
-written; this double answers like it (streamed `handled-*` with the compatibility
-`handled`) and records what it was sent, so the satellite's device context can be checked.
+It answers like the real one (streamed `handled-*` with the compatibility `handled`, or
+`handled` alone), with a reply the test chooses, and records what it was sent, so the
+satellite's device context can be checked; the real intent server has its own test in
+test_standalone.py.
 """
 
 import asyncio

@@ -1,6 +1,6 @@
-"""Standalone mode end to end: the real STT and TTS server processes, the satellite process
-fed Piper speech, playback into a WAV file. The intent server is a test double (see
-doubles.py) until `nexus-wyoming intent` exists.
+"""Standalone mode end to end: the satellite process fed Piper speech, playback into a WAV
+file, real STT / intent / TTS server processes. Tests that need a particular intent
+behaviour (non-streaming, a long reply, a fixed answer) use a test double (doubles.py).
 """
 
 import asyncio
@@ -211,3 +211,36 @@ async def test_servers_are_found_by_zeroconf(tmp_path, stt_server, intent, quest
         tts.stop()
     assert "found tts server nexus-tts-" in sat.log
     assert [t["outcome"] for t in turns(sat)] == ["played"]
+
+
+@pytest.fixture(scope="module")
+def intent_server(tmp_path_factory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("intent")
+    server = ServerProcess(["intent", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(data)],
+                           env={"GROQ_API_KEY": "", "GOOGLE_API_KEY": "", "TAVILY_API_KEY": ""}).start()
+    server.data_dir = data
+    yield server
+    server.stop()
+
+
+async def test_the_whole_real_stack_stores_the_turn_under_the_device_id(tmp_path, stt_server, intent_server,
+                                                                         tts_server, question_wav):
+    """Real STT, intent and TTS processes: the reply is spoken and the session belongs to the device."""
+    import subprocess
+
+    two = write_wav(tmp_path / "two.wav", np.concatenate([
+        silence(0.5), spoken("What time is it?"), silence(2.5), spoken("What is two plus two?"), silence(0.3)]))
+    sat = satellite(tmp_path, "--mic-file", str(two), "--max-turns", "2", "--no-barge-in",
+                    "--stt-uri", uri(stt_server), "--intent-uri", uri(intent_server), "--tts-uri", uri(tts_server))
+    try:
+        assert await exited(sat, timeout=120) == 0, sat.log
+    finally:
+        sat.stop()
+    records = turns(sat)
+    assert [t["outcome"] for t in records] == ["played", "played"], sat.log
+    assert played_seconds(tmp_path / "played.wav") >= 1.0
+    shown = subprocess.run([sys.executable, "-m", "nexus_wyoming", "sessions", "show", "kitchen-pi",
+                            "--data-dir", str(intent_server.data_dir)], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "time" in shown.stdout.lower() and "plus" in shown.stdout.lower(), shown.stdout
+    assert shown.stdout.count("session ") == 1  # both turns in one conversation of this device
