@@ -17,7 +17,9 @@ from typing import Any, Mapping, Optional, Union
 
 import yaml
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+from .shipped import shipped_config
+
+DEFAULT_FILE = shipped_config("default.yaml")
 ENV_PREFIX = "NEXUS_"
 
 #: The providers' usual variable names and the key each one fills.

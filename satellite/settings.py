@@ -11,11 +11,12 @@ from typing import Any, Mapping, Optional, Union
 
 from nexus_wyoming.config import ConfigError, Limits, setting
 from nexus_wyoming.config import _build, _dotted_tree, _merge, _read_yaml  # one loader for every YAML
+from nexus_wyoming.shipped import shipped_config
 
 from .endpoint import EndpointSettings
 from .wake import MODELS
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "satellite.yaml"
+DEFAULT_FILE = shipped_config("satellite.yaml")
 
 
 @dataclass(frozen=True)

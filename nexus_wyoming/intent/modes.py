@@ -12,8 +12,9 @@ from typing import Mapping, Optional
 import yaml
 
 from ..config import ConfigError, IntentSettings, parse_settings, setting
+from ..shipped import shipped_config
 
-DEFAULT_MODES_FILE = Path(__file__).resolve().parents[2] / "config" / "modes.yaml"
+DEFAULT_MODES_FILE = shipped_config("modes.yaml")
 PROVIDERS = ["groq", "gemini", "local"]
 
 
