@@ -53,8 +53,11 @@ class Supervisor:
     async def _keep_running(self, child: Child) -> None:
         while not self._stopping.is_set():
             started = time.monotonic()
-            child.process = await asyncio.create_subprocess_exec(*child.argv)
-            code = await child.process.wait()
+            try:
+                child.process = await asyncio.create_subprocess_exec(*child.argv)
+                code: object = await child.process.wait()
+            except OSError as err:  # cannot even start it: say so, and keep trying
+                code = f"start failure ({err})"
             if self._stopping.is_set():
                 return
             if code == CONFIG_ERROR:

@@ -48,3 +48,22 @@ def test_unknown_server_name_exits_2(tmp_path):
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert result.returncode == 2 and "espresso" in result.stderr
+
+
+async def test_a_server_that_cannot_start_is_logged_and_retried(caplog):
+    import asyncio
+    import logging
+
+    from nexus_wyoming.supervisor import Supervisor
+
+    supervisor = Supervisor(["tts"], [], max_backoff_s=0.1)
+    supervisor.children[0].argv = ["/nonexistent/python", "-m", "nexus_wyoming", "tts"]
+    caplog.set_level(logging.ERROR)
+    runner = asyncio.create_task(supervisor.run())
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if len([r for r in caplog.records if "start failure" in r.getMessage()]) >= 2:
+            break
+    supervisor._stopping.set()
+    assert await asyncio.wait_for(runner, 10) == 0
+    assert len([r for r in caplog.records if "tts server exited with code start failure" in r.getMessage()]) >= 2
