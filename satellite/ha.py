@@ -47,7 +47,7 @@ class HaSatellite:
         self.running = False
         self.streaming = False
         self.turn: Optional[TurnTimer] = None
-        self._tasks: set[asyncio.Task] = set()
+        self._acks: dict[asyncio.Task, Playback] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -110,7 +110,10 @@ class HaSatellite:
             await self._start_streaming(self.frontend.arm().audio)
 
     async def _start_streaming(self, preroll: bytes) -> None:
-        self._finish_turn("superseded")
+        cut = [task for task, playback in self._acks.items() if playback.done.done()]
+        await asyncio.gather(*cut, return_exceptions=True)  # barge-in: `played` goes before the new run
+        if self.turn is not None and not self.turn.marks.get("reply_audio"):
+            self._finish_turn("superseded")  # a reply still coming is finished by its playback
         self.turn = TurnTimer("ha", self.device_id)
         end_stage = PipelineStage.TTS if self.player.sink is not None else PipelineStage.HANDLE
         self.streaming = True
@@ -137,20 +140,21 @@ class HaSatellite:
 
     def play(self, playback: Playback) -> None:
         """Answer `played` once this stream was heard (or cut off by barge-in)."""
-        connection = self.connection
-        task = asyncio.create_task(self._played(playback, connection))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _played(self, playback: Playback, connection: Optional[Connection]) -> None:
-        heard = await playback.done
         turn = self.turn if playback.label == "reply" else None
+        task = asyncio.create_task(self._played(playback, self.connection, turn))
+        self._acks[task] = playback
+        task.add_done_callback(lambda done: self._acks.pop(done, None))
+
+    async def _played(self, playback: Playback, connection: Optional[Connection], turn: Optional[TurnTimer]) -> None:
+        heard = await playback.done
         if turn is not None and playback.first_heard is not None:
             turn.mark("heard", playback.first_heard)
         if connection is not None and connection is self.connection:
             await self.send(Played().event())
         if turn is not None:
-            self._finish_turn("played" if heard else "interrupted")
+            turn.finish("played" if heard else "interrupted")
+            if self.turn is turn:
+                self.turn = None
 
     def _finish_turn(self, outcome: str) -> None:
         turn, self.turn = self.turn, None

@@ -230,3 +230,21 @@ async def test_advertised_by_zeroconf(tmp_path, command_wav):
             await zeroconf.async_close()
     finally:
         sat.stop()
+
+
+async def test_barge_in_cuts_the_reply_and_starts_a_new_pipeline(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    ha.speak()
+    await until(client, "audio-stop")
+    await client.send(Event("transcript", {"text": "tell me a story"}))
+    await send_all(client, reply_events(8.0))  # a long reply, sent at once as HA does
+    await asyncio.sleep(1.0)
+    ha.speak()  # the user talks over it
+    started = time.monotonic()
+    events = await until(client, "run-pipeline")
+    assert [e.type for e in events] == ["played", "run-pipeline"]  # the cut reply is acknowledged first
+    assert time.monotonic() - started < 3.0
+    assert ha.played_seconds() < 4.0
+    assert ha.proc.wait_for_log(r'"outcome": "interrupted"')
+    await client.close()
