@@ -111,14 +111,14 @@ function chip(text, cls) { return el("span", `chip ${cls || ""}`, text); }
 function details(row) {
   const box = el("div", "details");
   const s = row.stt, i = row.intent, t = row.tts;
-  if (s) box.append(chip(`STT ${s.provider || "?"}${s.details.early ? " · early decode" : ""}`, "stt"));
+  if (s && s.ok) box.append(chip(`STT ${s.provider || "?"}${s.details.early ? " · early decode" : ""}`, "stt"));
   if (i) {
-    const flags = [i.provider || (i.details.route || "").split(":")[0] || "?", i.details.mode, i.details.cache_hit ? "cache hit" : null];
+    const flags = [i.provider || (i.details.route || "?").replace(":", " "), i.details.mode, i.details.cache_hit ? "cache hit" : null];
     box.append(chip(`intent ${flags.filter(Boolean).join(" · ")}`, "intent"));
     if (i.stages.total !== undefined) box.append(chip(`turn ${ms(i.stages.total)}`, "plain"));
     if (i.fallbacks) box.append(chip(`${i.fallbacks} fallback${i.fallbacks > 1 ? "s" : ""}`, "warn"));
   }
-  if (t) box.append(chip(`TTS ${t.provider || "?"}`, "tts"));
+  if (t && t.ok) box.append(chip(`TTS ${t.provider || "?"}`, "tts"));
   for (const p of [s, i, t]) if (p && !p.ok) box.append(chip(`${p.server} error: ${p.error || "failed"}`, "bad"));
   return box;
 }
@@ -210,8 +210,9 @@ h2 { font-size: 15px; margin: 18px 0 8px; display: flex; gap: 16px; align-items:
 .s-llm_first_token, .i-llm { fill: var(--llm); background: var(--llm); } .s-tts_first_audio, .i-tts { fill: var(--tts); background: var(--tts); }
 .details { display: flex; flex-wrap: wrap; gap: 6px; }
 .chip { padding: 1px 8px; border-radius: 10px; background: #eef1f5; font-size: 12px; overflow-wrap: anywhere; }
-.chip.stt { box-shadow: inset 3px 0 var(--stt); } .chip.intent { box-shadow: inset 3px 0 var(--llm); }
-.chip.tts { box-shadow: inset 3px 0 var(--tts); } .chip.warn { background: #fff1d6; } .chip.bad { background: #fde2e1; color: #a4262c; }
+.chip.stt::before, .chip.intent::before, .chip.tts::before { content: ""; display: inline-block; width: 8px; height: 8px;
+  border-radius: 50%; margin-right: 5px; background: var(--stt); }
+.chip.intent::before { background: var(--llm); } .chip.tts::before { background: var(--tts); } .chip.warn { background: #fff1d6; } .chip.bad { background: #fde2e1; color: #a4262c; }
 footer { padding: 4px 24px 24px; color: var(--muted); font-size: 12px; max-width: 1280px; }
 """
 
