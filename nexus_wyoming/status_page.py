@@ -11,7 +11,8 @@ import hashlib
 
 _SCRIPT = r"""
 "use strict";
-const STAGES = [["stt", "STT"], ["search", "Search"], ["llm_first_token", "LLM 1st token"], ["tts_first_audio", "TTS 1st audio"]];
+const STAGES = [["stt", "STT"], ["search", "Search"], ["llm_first_token", "LLM 1st token"],
+                ["tts_first_audio", "TTS 1st audio"]];
 const WINDOW_S = 3, SLACK_S = 0.5, REFRESH_MS = 3000, ROWS_PER_DEVICE = 8, TIMEOUT_MS = 2500;
 const NS = "http://www.w3.org/2000/svg";
 
@@ -27,7 +28,10 @@ function svgEl(tag, attrs) {
   return node;
 }
 const pad = (n) => String(n).padStart(2, "0");
-function clock(t) { const d = new Date(t * 1000); return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; }
+function clock(t) {
+  const d = new Date(t * 1000);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
 function ms(v) { return v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`; }
 function uptime(s) {
   if (s < 120) return `${Math.round(s)} s`;
@@ -45,7 +49,8 @@ async function fetchStatus(base) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const data = await response.json();
     const skew = (sent + Date.now()) / 2000 - Number(data.now);  // this server's clock → the browser's
-    const turns = (Array.isArray(data.turns) ? data.turns : []).map((t) => ({...t, started: t.started + skew, ended: t.ended + skew}));
+    const turns = (Array.isArray(data.turns) ? data.turns : [])
+      .map((t) => ({...t, started: t.started + skew, ended: t.ended + skew}));
     return {base, data, turns};
   } catch (err) {
     return {base, error: String(err && err.message || err)};
@@ -58,6 +63,9 @@ async function fetchStatus(base) {
 // began, and the TTS request whose text arrived while it ran or up to WINDOW_S after it
 // ended; device ids, when both sides know one, must be equal.
 function compatible(a, b) { return !a.device || !b.device || a.device === b.device; }
+const between = (x, low, high) => x >= low && x <= high;
+const sttFits = (i) => (c) => compatible(c, i) && between(i.started - c.ended, -SLACK_S, WINDOW_S);
+const ttsFits = (i) => (c) => compatible(c, i) && between(c.started, i.started - SLACK_S, i.ended + WINDOW_S);
 function closest(candidates, used, fits, score) {
   let best = null;
   for (const c of candidates) if (!used.has(c.id) && fits(c) && (!best || score(c) < score(best))) best = c;
@@ -68,10 +76,8 @@ function merge(turns) {
   const by = (kind) => turns.filter((t) => t.server === kind).sort((a, b) => a.started - b.started);
   const stt = by("stt"), tts = by("tts"), used = new Set();
   const rows = by("intent").map((i) => {
-    const s = closest(stt, used, (c) => compatible(c, i) && i.started - c.ended >= -SLACK_S && i.started - c.ended <= WINDOW_S,
-                      (c) => Math.abs(i.started - c.ended));
-    const t = closest(tts, used, (c) => compatible(c, i) && c.started >= i.started - SLACK_S && c.started <= i.ended + WINDOW_S,
-                      (c) => c.started);
+    const s = closest(stt, used, sttFits(i), (c) => Math.abs(i.started - c.ended));  // the latest transcript
+    const t = closest(tts, used, ttsFits(i), (c) => c.started);  // the first TTS request
     return {stt: s, intent: i, tts: t};
   });
   for (const t of [...stt, ...tts]) if (!used.has(t.id)) rows.push({[t.server]: t});
@@ -99,7 +105,8 @@ function chart(row, scale) {
     text.textContent = name;
     box.append(text, svgEl("rect", {x: label, y, width: room, height: bar, class: "track"}));
     if (value !== undefined) {
-      box.append(svgEl("rect", {x: label, y, width: Math.max(1.5, room * Math.min(value, scale) / scale), height: bar, class: `bar s-${key}`}));
+      const length = Math.max(1.5, room * Math.min(value, scale) / scale);
+      box.append(svgEl("rect", {x: label, y, width: length, height: bar, class: `bar s-${key}`}));
     }
     const shown = svgEl("text", {x: label + room + 6, y: y + bar - 1, class: value === undefined ? "value none" : "value"});
     shown.textContent = value === undefined ? "—" : ms(value);
@@ -113,7 +120,8 @@ function details(row) {
   const s = row.stt, i = row.intent, t = row.tts;
   if (s && s.ok) box.append(chip(`STT ${s.provider || "?"}${s.details.early ? " · early decode" : ""}`, "stt"));
   if (i) {
-    const flags = [i.provider || (i.details.route || "?").replace(":", " "), i.details.mode, i.details.cache_hit ? "cache hit" : null];
+    const answeredBy = i.provider || (i.details.route || "?").replace(":", " ");  // "skill time" when no LLM
+    const flags = [answeredBy, i.details.mode, i.details.cache_hit ? "cache hit" : null];
     box.append(chip(`intent ${flags.filter(Boolean).join(" · ")}`, "intent"));
     if (i.stages.total !== undefined) box.append(chip(`turn ${ms(i.stages.total)}`, "plain"));
     if (i.fallbacks) box.append(chip(`${i.fallbacks} fallback${i.fallbacks > 1 ? "s" : ""}`, "warn"));
@@ -127,7 +135,8 @@ function serverCard(result) {
   const d = result.data;
   const card = el("div", "card");
   if (!d) {
-    card.append(el("h3", "", result.base || "this server"), el("span", "badge bad", "unreachable"), el("p", "muted", result.error));
+    card.append(el("h3", "", result.base || "this server"), el("span", "badge bad", "unreachable"),
+                el("p", "muted", result.error));
     return card;
   }
   const health = d.health || {status: "unknown", reasons: []};
@@ -136,7 +145,8 @@ function serverCard(result) {
   const list = el("ul", "reasons");
   for (const reason of health.reasons || []) list.append(el("li", "", reason));
   const used = Object.entries(d.providers_recent || {}).map(([k, v]) => `${k} ×${v}`).join(", ");
-  card.append(list, el("p", "", "in use: ", el("b", "", d.provider || "—"), used ? el("span", "muted", ` (recent: ${used})`) : ""),
+  const recent = used ? el("span", "muted", ` (recent: ${used})`) : "";
+  card.append(list, el("p", "", "in use: ", el("b", "", d.provider || "—"), recent),
               el("p", "muted", `up ${uptime(Number(d.uptime_s) || 0)} · ${(d.turns || []).length} recent requests`));
   return card;
 }
@@ -154,10 +164,11 @@ function render(results) {
   document.getElementById("scale").textContent = `bars: 0 – ${ms(scale)}`;
   const sections = [];
   for (const [device, list] of groups) {
-    const section = el("section", "device", el("h3", "", device === null ? "unknown device" : device,
-                                                 el("span", "muted", ` · ${list.length} turn${list.length > 1 ? "s" : ""}`)));
+    const count = el("span", "muted", ` · ${list.length} turn${list.length > 1 ? "s" : ""}`);
+    const section = el("section", "device", el("h3", "", device === null ? "unknown device" : device, count));
     for (const row of list.slice(0, ROWS_PER_DEVICE)) {
-      section.append(el("div", `turn ${row.ok ? "" : "failed"}`, el("div", "time", clock(row.time)), chart(row, scale), details(row)));
+      const time = el("div", "time", clock(row.time));
+      section.append(el("div", `turn ${row.ok ? "" : "failed"}`, time, chart(row, scale), details(row)));
     }
     sections.push(section);
   }
@@ -184,7 +195,8 @@ _STYLE = """
 :root { --bg: #f6f7f9; --card: #fff; --ink: #1d2330; --muted: #6b7384; --line: #e3e6eb;
         --stt: #4e79a7; --search: #f28e2b; --llm: #59a14f; --tts: #b07aa1; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--ink); }
+body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       background: var(--bg); color: var(--ink); }
 header { display: flex; align-items: baseline; gap: 16px; padding: 14px 24px; background: #1d2330; color: #fff; }
 header h1 { font-size: 18px; margin: 0; } header .muted { color: #aeb6c6; }
 main { padding: 16px 24px; max-width: 1280px; }
@@ -201,18 +213,22 @@ h2 { font-size: 15px; margin: 18px 0 8px; display: flex; gap: 16px; align-items:
 .legend { display: flex; gap: 14px; font-size: 12px; font-weight: normal; }
 .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
 .device { margin-bottom: 12px; } .device h3 { overflow-wrap: anywhere; }
-.turn { display: grid; grid-template-columns: 76px 440px 1fr; gap: 12px; align-items: center; padding: 6px 0; border-top: 1px solid var(--line); }
+.turn { display: grid; grid-template-columns: 76px 440px 1fr; gap: 12px; align-items: center; padding: 6px 0;
+        border-top: 1px solid var(--line); }
 .turn.failed { background: #fff7f7; }
 .time { font-variant-numeric: tabular-nums; color: var(--muted); }
 .chart .label { font-size: 11px; fill: var(--muted); } .chart .value { font-size: 11px; fill: var(--ink); }
 .chart .value.none { fill: #b7bcc6; } .chart .track { fill: #f0f2f5; }
-.s-stt, .i-stt { fill: var(--stt); background: var(--stt); } .s-search, .i-search { fill: var(--search); background: var(--search); }
-.s-llm_first_token, .i-llm { fill: var(--llm); background: var(--llm); } .s-tts_first_audio, .i-tts { fill: var(--tts); background: var(--tts); }
+.s-stt, .i-stt { fill: var(--stt); background: var(--stt); }
+.s-search, .i-search { fill: var(--search); background: var(--search); }
+.s-llm_first_token, .i-llm { fill: var(--llm); background: var(--llm); }
+.s-tts_first_audio, .i-tts { fill: var(--tts); background: var(--tts); }
 .details { display: flex; flex-wrap: wrap; gap: 6px; }
 .chip { padding: 1px 8px; border-radius: 10px; background: #eef1f5; font-size: 12px; overflow-wrap: anywhere; }
 .chip.stt::before, .chip.intent::before, .chip.tts::before { content: ""; display: inline-block; width: 8px; height: 8px;
   border-radius: 50%; margin-right: 5px; background: var(--stt); }
-.chip.intent::before { background: var(--llm); } .chip.tts::before { background: var(--tts); } .chip.warn { background: #fff1d6; } .chip.bad { background: #fde2e1; color: #a4262c; }
+.chip.intent::before { background: var(--llm); } .chip.tts::before { background: var(--tts); }
+.chip.warn { background: #fff1d6; } .chip.bad { background: #fde2e1; color: #a4262c; }
 footer { padding: 4px 24px 24px; color: var(--muted); font-size: 12px; max-width: 1280px; }
 """
 
