@@ -5,6 +5,7 @@ same as the stream processed whole: no clicks at frame edges (the seed zeroed FF
 bins per chunk, which clicked).
 """
 
+import importlib.util
 from typing import Callable, Optional
 
 import numpy as np
@@ -108,11 +109,7 @@ class SpeexCleaner:
 
 def speex_available() -> bool:
     """True when the optional pyspeex-noise package is installed."""
-    try:
-        import pyspeex_noise  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("pyspeex_noise") is not None
 
 
 def make_speex(enabled: bool, noise_suppression_db: int, auto_gain: int) -> Optional[SpeexCleaner]:

@@ -12,16 +12,7 @@ from wyoming.event import Event
 
 from tests.satellite.process import SatelliteProcess
 from tests.satellite.speech import noise, silence, spoken, write_wav
-from tests.satellite.test_ha import MIC, Ha, command_wav, reply_events, send_all, until  # noqa: F401
-
-pytestmark = pytest.mark.usefixtures("command_wav")
-
-
-@pytest.fixture
-def ha(tmp_path, command_wav):
-    satellite = Ha(tmp_path, command_wav)
-    yield satellite
-    satellite.proc.stop()
+from tests.satellite.ha_client import Ha, reply_events, send_all, until
 
 
 async def _still_answers(ha) -> None:

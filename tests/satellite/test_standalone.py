@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from tests.satellite.doubles import REPLY, IntentDouble
+from tests.satellite.ha_client import MIC
 from tests.satellite.process import SatelliteProcess
 from tests.satellite.speech import read_wav, silence, spoken, write_wav
 from tests.support.processes import ServerProcess
 from tests.support.services import free_port
 
-MIC = Path(__file__).parent / "paced_mic.py"
 
 
 @pytest.fixture(scope="module")
