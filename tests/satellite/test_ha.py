@@ -178,3 +178,12 @@ async def test_barge_in_cuts_the_reply_and_starts_a_new_pipeline(ha):
     assert ha.played_seconds() < 4.0
     assert ha.proc.wait_for_log(r'"outcome": "interrupted"')
     await client.close()
+
+
+async def test_sigterm_stops_ha_mode_cleanly(ha):
+    client = await ha.client()
+    await client.send(Event("run-satellite"))
+    await client.send(Event("ping"))
+    await until(client, "pong")
+    assert ha.proc.terminate(timeout=15) == 0
+    assert await client.closed()

@@ -244,3 +244,16 @@ async def test_the_whole_real_stack_stores_the_turn_under_the_device_id(tmp_path
     assert shown.returncode == 0, shown.stderr
     assert "time" in shown.stdout.lower() and "plus" in shown.stdout.lower(), shown.stdout
     assert shown.stdout.count("session ") == 1  # both turns in one conversation of this device
+
+
+async def test_sigterm_stops_standalone_cleanly(tmp_path, question_wav):
+    mic = f"{sys.executable} {MIC} --wav {question_wav}"
+    sat = satellite(tmp_path, "--mic-command", mic, "--stt-uri", f"tcp://127.0.0.1:{free_port()}",
+                    "--intent-uri", f"tcp://127.0.0.1:{free_port()}", "--tts-uri", f"tcp://127.0.0.1:{free_port()}")
+    try:
+        await logged(sat, "standalone: listening")
+        await logged(sat, "cannot take a turn")  # the question is heard; no server: error tone
+        assert sat.terminate(timeout=15) == 0
+    finally:
+        sat.stop()
+    assert played_seconds(tmp_path / "played.wav") > 0  # the WAV is valid after the stop
