@@ -11,7 +11,7 @@ import logging
 import signal
 from typing import Optional
 
-from .app import Parts, _metrics
+from .app import Parts, start_metrics
 from .endpoint import Segment
 from .pipeline import ServerError, Turn
 from .servers import ServerDown, Servers
@@ -111,7 +111,7 @@ async def run_standalone(settings: SatelliteSettings, device_id: str) -> int:
     """Standalone mode until SIGTERM/SIGINT, `max_turns`, or the end of a --mic-file; exit code."""
     parts = Parts(settings)
     servers = Servers(settings.standalone)
-    metrics = await _metrics(settings.metrics_port)
+    metrics = await start_metrics(settings.metrics_port)
     await servers.start()
     app = Standalone(settings, device_id, parts, servers)
     _LOGGER.info("standalone: listening (stt=%s, intent=%s, tts=%s)",

@@ -6,6 +6,7 @@ behaviour (non-streaming, a long reply, a fixed answer) use a test double (doubl
 import asyncio
 import json
 import sys
+import urllib.request
 import wave
 from pathlib import Path
 from typing import Iterator
@@ -248,11 +249,15 @@ async def test_the_whole_real_stack_stores_the_turn_under_the_device_id(tmp_path
 
 async def test_sigterm_stops_standalone_cleanly(tmp_path, question_wav):
     mic = f"{sys.executable} {MIC} --wav {question_wav}"
+    metrics_port = free_port()
     sat = satellite(tmp_path, "--mic-command", mic, "--stt-uri", f"tcp://127.0.0.1:{free_port()}",
-                    "--intent-uri", f"tcp://127.0.0.1:{free_port()}", "--tts-uri", f"tcp://127.0.0.1:{free_port()}")
+                    "--intent-uri", f"tcp://127.0.0.1:{free_port()}", "--tts-uri", f"tcp://127.0.0.1:{free_port()}",
+                    "--metrics-port", str(metrics_port))
     try:
         await logged(sat, "standalone: listening")
         await logged(sat, "cannot take a turn")  # the question is heard; no server: error tone
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            assert 'nexus_satellite_turns_total{mode="standalone",outcome="server-down"} 1' in response.read().decode()
         assert sat.terminate(timeout=15) == 0
     finally:
         sat.stop()
