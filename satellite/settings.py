@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from nexus_wyoming.config import ConfigError, Limits, setting
-from nexus_wyoming.config import _build, _dotted_tree, _merge, _read_yaml  # one loader for every YAML
+from nexus_wyoming.settings_loader import load_settings as load_with  # one loader for every YAML
 from nexus_wyoming.shipped import shipped_config
 
 from .endpoint import EndpointSettings
@@ -126,15 +126,9 @@ class SatelliteSettings:
 def load_settings(user_file: Optional[Union[str, Path]] = None, overrides: Optional[Mapping[str, Any]] = None,
                   default_file: Path = DEFAULT_FILE) -> SatelliteSettings:
     """Defaults, then the packaged YAML, the user's YAML and dotted flag overrides; validated."""
-    merged: dict[str, Any] = {}
-    origins: dict[str, str] = {}
-    for path in (default_file, user_file):
-        if path is not None and (path != default_file or Path(path).exists()):
-            _merge(merged, _read_yaml(Path(path)), origins, str(path), "")
-    flags = {key: value for key, value in (overrides or {}).items() if value is not None}
-    if flags:
-        _merge(merged, _dotted_tree(flags, "command line"), origins, "command line", "")
-    return _build(SatelliteSettings, merged, "", origins)
+    shipped = default_file if Path(default_file).exists() else None
+    user = Path(user_file) if user_file is not None else None
+    return load_with(SatelliteSettings, [shipped, user], overrides=overrides)
 
 
 __all__ = ["AudioSettings", "ConfigError", "FrontendSettings", "HaSettings", "SatelliteSettings",
