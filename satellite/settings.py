@@ -1,7 +1,8 @@
 """Satellite settings: frozen dataclasses from `config/satellite.yaml`, a user YAML and flags.
 
-The loader is the servers' (nexus_wyoming.config): same validation, same messages,
-same `NEXUS_SATELLITE_SECTION__KEY`-free rule set; flags win over files.
+The loader is the servers' (nexus_wyoming.settings_loader): same validation and
+messages naming the key and its file. No environment variables: a satellite is set up
+by its YAML and flags, and flags win over files.
 """
 
 import os
