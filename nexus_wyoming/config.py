@@ -120,7 +120,7 @@ class WhisperSettings:
     compute_type: str = setting("int8", choices=["int8", "int8_float32", "int16", "float32", "default"])
     threads: int = setting(0, minimum=0, maximum=64)
     beam_size: int = setting(1, minimum=1, maximum=10)
-    encoder_window_s: int = setting(10, minimum=5, maximum=30)
+    encoder_window_s: int = setting(30, minimum=5, maximum=30)
     max_queue: int = setting(4, minimum=0, maximum=1000)
 
 
@@ -133,7 +133,7 @@ class SttSettings:
     first_result_timeout_s: float = setting(5.0, minimum=0.05, maximum=120.0)
     max_utterance_s: float = setting(30.0, minimum=1.0, maximum=600.0)
     endpoint_silence_ms: int = setting(500, minimum=90, maximum=5000)
-    early_decode_silence_ms: int = setting(300, minimum=0, maximum=5000)
+    early_decode_silence_ms: int = setting(200, minimum=0, maximum=5000)
     vad_aggressiveness: int = setting(2, minimum=0, maximum=3)
     requires_external_vad: bool = True
     partials: bool = True

@@ -125,6 +125,8 @@ class FallbackSession:
             try:
                 text = await self._bounded(session.transcribe())
             except (SttError, TimeoutError) as err:
+                if isinstance(err, SttBusyError) and self._is_last():
+                    raise  # nothing to hand over to: keep the session, a later call may get a turn
                 async with self._lock:
                     if generation == self._generation:  # nobody switched engines meanwhile
                         await self._advance(err)

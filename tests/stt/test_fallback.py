@@ -161,3 +161,43 @@ async def test_a_feed_while_transcribing_is_not_lost_on_fallback():
 
 def test_languages_are_every_engines():
     assert chain(Scripted("a"), Scripted("de-only")).languages() == ["en", "de"]
+
+
+async def test_a_busy_last_engine_keeps_the_session_for_a_later_transcribe():
+    # An early decode refused as busy must not kill the utterance: the final one may get a turn.
+    from nexus_wyoming.stt.engine import SttBusyError, SttRequest
+    from nexus_wyoming.stt.fallback import FallbackEngine
+
+    class Session:
+        calls = 0
+
+        async def feed(self, audio):
+            pass
+
+        async def transcribe(self):
+            Session.calls += 1
+            if Session.calls == 1:
+                raise SttBusyError("2 decodes already waiting")
+            return "hello"
+
+        async def close(self):
+            pass
+
+    class Engine:
+        name = "only"
+
+        def languages(self):
+            return ["en"]
+
+        async def open(self, request, on_partial=None):
+            return Session()
+
+        async def close(self):
+            pass
+
+    chain = FallbackEngine([Engine()], first_result_timeout_s=1.0, max_replay_bytes=1000)
+    session = await chain.open(SttRequest(language="en"))
+    await session.feed(b"\0\0" * 100)
+    with pytest.raises(SttBusyError):
+        await session.transcribe()
+    assert await session.transcribe() == "hello"
