@@ -14,10 +14,10 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Optional
-from urllib.parse import parse_qsl, urlsplit
+from typing import Optional
 
 from . import tone
+from .http11 import HttpRequest, read_request, write_head
 
 MAX_CHARS = 2000
 LINEAR16_RATES = (8000, 16000, 24000, 32000, 48000)
@@ -25,19 +25,7 @@ QUERY_PARAMS = ("model", "encoding", "sample_rate", "container", "bit_rate", "ca
                 "callback_method", "mip_opt_out", "tag", "speed")
 
 
-@dataclass
-class SpeakRequest:
-    """One request as the server read it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-    client_port: int
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+SpeakRequest = HttpRequest  # what the fake records per request
 
 
 class _Rejected(Exception):
@@ -80,7 +68,7 @@ class FakeAura:
         self._writers.add(writer)
         port = writer.get_extra_info("peername")[1]
         try:
-            while (request := await _read_request(reader, port)) is not None:
+            while (request := await read_request(reader, port)) is not None:
                 self.requests.append(request)
                 if not await self._answer(request, writer):
                     break
@@ -99,7 +87,7 @@ class FakeAura:
         except _Rejected as err:
             body = json.dumps({"err_code": err.code, "err_msg": err.message,
                                "request_id": str(uuid.uuid4())}).encode()
-            _write_head(writer, err.status, {"content-type": "application/json",
+            write_head(writer, err.status, {"content-type": "application/json",
                                              "content-length": str(len(body))})
             writer.write(body)
             await writer.drain()
@@ -108,7 +96,7 @@ class FakeAura:
         if container == "wav":
             audio = _wav_header(len(audio), rate) + audio
         await asyncio.sleep(self.first_byte_delay_s)
-        _write_head(writer, 200, {"content-type": "audio/wav" if container == "wav" else "application/octet-stream",
+        write_head(writer, 200, {"content-type": "audio/wav" if container == "wav" else "application/octet-stream",
                                   "transfer-encoding": "chunked", "dg-request-id": str(uuid.uuid4()),
                                   "dg-model-name": request.query.get("model", ""), "dg-char-count": str(len(text))})
         for start in range(0, len(audio), self.chunk_bytes):
@@ -173,31 +161,6 @@ def _text_of(request: SpeakRequest, content_type: str) -> str:
     if len(text) > MAX_CHARS:
         raise _Rejected(413, "Payload Too Large", f"Input text exceeds maximum character limit of {MAX_CHARS}.")
     return text
-
-
-async def _read_request(reader: asyncio.StreamReader, port: int) -> Optional[SpeakRequest]:
-    """The next request on a kept-alive connection, or None when the client closed it."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    request_line, *lines = head.decode("latin-1").split("\r\n")
-    method, target, _version = request_line.split(" ", 2)
-    headers = {}
-    for line in lines:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    split = urlsplit(target)
-    return SpeakRequest(method, split.path, dict(parse_qsl(split.query, keep_blank_values=True)),
-                        headers, body, port)
-
-
-def _write_head(writer: asyncio.StreamWriter, status: int, headers: dict[str, str]) -> None:
-    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
 
 def _wav_header(data_bytes: int, rate: int) -> bytes:

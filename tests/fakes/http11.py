@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Optional
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 MAX_BODY = 8 * 1024 * 1024
 
@@ -25,6 +25,7 @@ class HttpRequest:
     headers: dict[str, str]  # names lower-cased
     body: bytes
     client_port: int
+    query: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         """The body as JSON; ValueError when it is not."""
@@ -51,8 +52,7 @@ class Exchange:
 
     def head(self, status: int, headers: dict[str, str]) -> None:
         """Status line and headers."""
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"] + [f"{k}: {v}" for k, v in headers.items()]
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        write_head(self.writer, status, headers)
 
     async def json(self, status: int, payload: Any, headers: Optional[dict[str, str]] = None) -> None:
         """A complete JSON answer."""
@@ -147,4 +147,11 @@ async def read_request(reader: asyncio.StreamReader, port: int) -> Optional[Http
     if length > MAX_BODY:
         raise ValueError("body too large")
     body = await reader.readexactly(length)
-    return HttpRequest(method, urlsplit(target).path, headers, body, port)
+    split = urlsplit(target)
+    return HttpRequest(method, split.path, headers, body, port, dict(parse_qsl(split.query, keep_blank_values=True)))
+
+
+def write_head(writer: asyncio.StreamWriter, status: int, headers: dict[str, str]) -> None:
+    """Status line and headers of an answer."""
+    lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"] + [f"{k}: {v}" for k, v in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
