@@ -1,7 +1,6 @@
 """PCM format checks, sample decoding and the streaming rate converter."""
 
 import itertools
-import math
 
 import numpy as np
 import pytest

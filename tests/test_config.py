@@ -1,7 +1,6 @@
 """Config loading: defaults, files, environment, overrides, and errors that say where."""
 
 import dataclasses
-import math
 import os
 import subprocess
 import sys

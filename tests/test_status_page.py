@@ -14,7 +14,6 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 

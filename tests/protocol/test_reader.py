@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from typing import Optional
 
 import pytest
 
