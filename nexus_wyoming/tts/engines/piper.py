@@ -95,10 +95,11 @@ class PiperEngine:
             speaker_id=self._speaker_id(loaded, voice.speaker), length_scale=self.settings.length_scale
         )
         loop = asyncio.get_running_loop()
-        pieces = await loop.run_in_executor(self.executor, self._phoneme_pieces, loaded, text)
-        for ids in pieces:
-            audio = await loop.run_in_executor(self.executor, _render, loaded, ids, config)
+        # Phonemes and the first piece in one thread hop: the first audio is what a listener waits for.
+        pieces, audio = await loop.run_in_executor(self.executor, self._first_piece, loaded, text, config)
+        while audio is not None:
             yield TtsAudio(audio=audio, rate=loaded.config.sample_rate)
+            audio = await loop.run_in_executor(self.executor, _render, loaded, pieces.pop(0), config) if pieces else None
 
     async def close(self) -> None:
         """Drop loaded voices."""
@@ -126,6 +127,11 @@ class PiperEngine:
         if speaker.isdigit() and int(speaker) < voice.config.num_speakers:
             return int(speaker)
         raise UnknownVoiceError(f"unknown speaker {speaker!r}")
+
+    def _first_piece(self, voice: PiperVoice, text: str, config: SynthesisConfig) -> tuple[list[list[int]], Optional[bytes]]:
+        """The remaining phoneme pieces and the first piece's audio (None when there is nothing to say)."""
+        pieces = self._phoneme_pieces(voice, text)
+        return pieces[1:], (_render(voice, pieces[0], config) if pieces else None)
 
     def _phoneme_pieces(self, voice: PiperVoice, text: str) -> list[list[int]]:
         """Phoneme ids in pieces of at most `max_phonemes`, cut at word boundaries.
