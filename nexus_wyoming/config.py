@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from .settings_loader import ConfigError, EnvText, dotted_tree, load_settings, parse_settings, setting
-from .shipped import shipped_config
+from .shipped import shipped_config, state_dir
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_settings", "setting"]
 
@@ -262,10 +262,7 @@ class Config:
     @property
     def data_path(self) -> Path:
         """The one directory that holds all state."""
-        if self.data_dir:
-            return Path(self.data_dir).expanduser()
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return Path(base) / "nexus-wyoming"
+        return state_dir("nexus-wyoming", self.data_dir)
 
 
 def load_config(

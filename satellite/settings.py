@@ -5,14 +5,13 @@ messages naming the key and its file. No environment variables: a satellite is s
 by its YAML and flags, and flags win over files.
 """
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from nexus_wyoming.config import ConfigError, Limits, setting
 from nexus_wyoming.settings_loader import load_settings as load_with  # one loader for every YAML
-from nexus_wyoming.shipped import shipped_config
+from nexus_wyoming.shipped import shipped_config, state_dir
 
 from .endpoint import EndpointSettings
 from .wake import MODELS
@@ -118,10 +117,7 @@ class SatelliteSettings:
     @property
     def data_path(self) -> Path:
         """Where the persisted device id lives."""
-        if self.data_dir:
-            return Path(self.data_dir).expanduser()
-        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return Path(base) / "nexus-satellite"
+        return state_dir("nexus-satellite", self.data_dir)
 
 
 def load_settings(user_file: Optional[Union[str, Path]] = None, overrides: Optional[Mapping[str, Any]] = None,
