@@ -95,6 +95,21 @@ def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, me
     sys.exit(asyncio.run(supervisor.run()))
 
 
+def run_server_command(kind: str, uri: Optional[str], config_file: Optional[str], no_zeroconf: bool,
+                       serve: Callable[[Config, str], Any], fatal: tuple[type, ...], **flags: Any) -> None:
+    """Load settings, serve until stopped; exit 2 on bad settings/models, 1 if the port is unusable."""
+    config = load(config_file, **{f"{kind}.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
+    listen = getattr(config, kind).uri
+    try:
+        asyncio.run(serve(config, listen))
+    except (ValueError, *fatal) as err:
+        _LOGGER.error("%s", err)
+        sys.exit(2)
+    except OSError as err:
+        _LOGGER.error("cannot listen on %s: %s", listen, err)
+        sys.exit(1)
+
+
 @main.command()
 @server_options("tcp://0.0.0.0:10200")
 def tts(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
@@ -102,15 +117,7 @@ def tts(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **fla
     from .tts.engine import TtsError
     from .tts.server import serve_tts
 
-    config = load(config_file, **{"tts.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
-    try:
-        asyncio.run(serve_tts(config, config.tts.uri))
-    except (TtsError, ValueError) as err:
-        _LOGGER.error("%s", err)
-        sys.exit(2)
-    except OSError as err:
-        _LOGGER.error("cannot listen on %s: %s", config.tts.uri, err)
-        sys.exit(1)
+    run_server_command("tts", uri, config_file, no_zeroconf, serve_tts, (TtsError,), **flags)
 
 
 def _sessions_options(command: Callable) -> Callable:
@@ -204,15 +211,7 @@ def stt(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **fla
     from .stt.engine import SttError
     from .stt.server import serve_stt
 
-    config = load(config_file, **{"stt.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
-    try:
-        asyncio.run(serve_stt(config, config.stt.uri))
-    except (SttError, ValueError) as err:
-        _LOGGER.error("%s", err)
-        sys.exit(2)
-    except OSError as err:
-        _LOGGER.error("cannot listen on %s: %s", config.stt.uri, err)
-        sys.exit(1)
+    run_server_command("stt", uri, config_file, no_zeroconf, serve_stt, (SttError,), **flags)
 
 
 @main.command()
@@ -222,15 +221,7 @@ def intent(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **
     from .intent.server import serve_intent
     from .sessions import SchemaError
 
-    config = load(config_file, **{"intent.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
-    try:
-        asyncio.run(serve_intent(config, config.intent.uri))
-    except (ValueError, SchemaError) as err:
-        _LOGGER.error("%s", err)
-        sys.exit(2)
-    except OSError as err:
-        _LOGGER.error("cannot listen on %s: %s", config.intent.uri, err)
-        sys.exit(1)
+    run_server_command("intent", uri, config_file, no_zeroconf, serve_intent, (SchemaError,), **flags)
 
 
 @main.command("config")
