@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Optional
 
 import httpx
 
+from ...httpio import read_at_most
 from ..llm import LlmChunk, LlmError, LlmRequest
 from .sse import SseError, sse_data
 
@@ -141,13 +142,9 @@ def _error_text(payload: Any) -> str:
 
 async def _http_error(name: str, response: httpx.Response) -> LlmError:
     """An LlmError for a non-200 answer, with the provider's message and `retry-after`."""
-    body = b""
-    async for piece in response.aiter_bytes():
-        body += piece
-        if len(body) >= _MAX_ERROR_BODY:
-            break
+    body, _ = await read_at_most(response, _MAX_ERROR_BODY)
     try:
-        message = _error_text(json.loads(body[:_MAX_ERROR_BODY]))
+        message = _error_text(json.loads(body))
     except ValueError:
         message = body[:200].decode("utf-8", "replace").strip() or response.reason_phrase
     return LlmError(f"{name}: HTTP {response.status_code}: {message}", response.status_code,

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from ...httpio import read_at_most
 from .provider import SearchError, SearchResult
 
 #: Tavily refuses longer queries; a spoken question is far shorter anyway.
@@ -62,11 +63,9 @@ class TavilySearch:
 
 
 async def _read_bounded(response: httpx.Response) -> bytes:
-    body = b""
-    async for piece in response.aiter_bytes():
-        body += piece
-        if len(body) > _MAX_BODY_BYTES:
-            raise SearchError(f"tavily: answer larger than {_MAX_BODY_BYTES} bytes")
+    body, more = await read_at_most(response, _MAX_BODY_BYTES)
+    if more:
+        raise SearchError(f"tavily: answer larger than {_MAX_BODY_BYTES} bytes")
     return body
 
 

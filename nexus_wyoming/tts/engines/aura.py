@@ -14,6 +14,7 @@ from typing import AsyncIterator
 import httpx
 
 from ...config import AuraSettings
+from ...httpio import read_at_most
 from ..engine import TtsAudio, TtsError, UnknownVoiceError, VoiceInfo, VoiceRequest
 from .pcm import SampleAligner
 
@@ -78,11 +79,7 @@ class AuraEngine:
 
 async def _rejection(response: httpx.Response) -> str:
     """A readable TtsError message from a non-2xx answer, vendor message included."""
-    body = b""
-    async for piece in response.aiter_bytes():
-        body += piece
-        if len(body) >= _MAX_ERROR_BODY:
-            break
+    body, _ = await read_at_most(response, _MAX_ERROR_BODY)
     try:
         error = json.loads(body)
     except ValueError:
