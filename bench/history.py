@@ -97,13 +97,12 @@ async def seed_postgres(url: str, sessions: list[tuple], messages: list[tuple]) 
         await connection.close()
 
 
-async def measure(label: str, settings: SessionSettings, data_dir: Path, devices: int, reads: int, writes: int,
-                  warm: bool) -> Row:
+async def measure(label: str, settings: SessionSettings, data_dir: Path, devices: int, reads: int,
+                  writes: int) -> Row:
     async with SessionManager(settings, data_dir) as manager:
         names = [f"device-{d}" for d in range(devices)]
-        if warm:  # steady state: every device's session is in Redis
-            for name in names:
-                await manager.history(name, TURNS_PER_READ)
+        for name in names:  # steady state, as in a running server: pages cached, sessions in Redis
+            await manager.history(name, TURNS_PER_READ)
         read_ms = []
         for _ in range(reads):
             name = random.choice(names)
@@ -146,15 +145,14 @@ async def run(args: argparse.Namespace) -> tuple[list[Row], dict]:
         await seed_postgres(pg_settings.history_url, sessions, messages)
         print(f"[bench] seeded {len(messages)} messages over {args.devices} devices", file=sys.stderr)
         plan = [
-            ("SQLite", sqlite_settings, False),
+            ("SQLite", sqlite_settings),
             ("SQLite (synchronous=full)", SessionSettings(history_url=sqlite_settings.history_url,
-                                                          sqlite_synchronous="full"), False),
-            ("PostgreSQL", pg_settings, False),
-            ("Redis (over SQLite)", SessionSettings(history_url=sqlite_settings.history_url, redis_url=redis.url),
-             True),
+                                                          sqlite_synchronous="full")),
+            ("PostgreSQL", pg_settings),
+            ("Redis (over SQLite)", SessionSettings(history_url=sqlite_settings.history_url, redis_url=redis.url)),
         ]
-        for label, settings, warm in plan:
-            rows.append(await measure(label, settings, work, args.devices, args.reads, args.writes, warm))
+        for label, settings in plan:
+            rows.append(await measure(label, settings, work, args.devices, args.reads, args.writes))
             print(f"[bench] {label} done", file=sys.stderr)
         environment = {
             "machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
