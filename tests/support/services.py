@@ -65,8 +65,33 @@ def _run_as() -> Optional[pwd.struct_passwd]:
     raise RuntimeError("running as root and no postgres/nobody account to run PostgreSQL as")
 
 
+class _Throwaway:
+    """Stopping, crashing and removing a throwaway server process; subclasses say how it stops."""
+
+    proc: Optional[subprocess.Popen]
+    root: Path
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """Crash it."""
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+        self.proc = None
+
+    def remove(self) -> None:
+        """Stop it and delete its directory."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @dataclass
-class Postgres:
+class Postgres(_Throwaway):
     """A PostgreSQL cluster in a temporary directory, listening on 127.0.0.1:port."""
 
     fsync: bool = False
@@ -130,24 +155,10 @@ class Postgres:
         """Fast shutdown (SIGINT), as an administrator would."""
         self._signal(signal.SIGINT)
 
-    def kill(self) -> None:
-        """Crash it."""
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
-        self.proc = None
-
-    def remove(self) -> None:
-        """Stop and delete the cluster."""
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass
-class Redis:
+class Redis(_Throwaway):
     """A redis-server without persistence in a temporary directory, on 127.0.0.1:port."""
 
     port: int = field(default_factory=free_port)
@@ -178,17 +189,3 @@ class Redis:
         """Shut down cleanly."""
         self._signal(signal.SIGTERM)
 
-    def kill(self) -> None:
-        """Crash it."""
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, sig: int) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
-        self.proc = None
-
-    def remove(self) -> None:
-        """Stop and delete its directory."""
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
