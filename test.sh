@@ -15,5 +15,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-EXTRAS=test source scripts/venv.sh
+EXTRAS=test source scripts/venv.sh  # the servers, the satellite extras and pytest
 exec .venv/bin/python -m pytest -q "$@"

@@ -84,14 +84,18 @@ ensure_user() {
   fi
 }
 
+# A checkout installs with its wake-word extra, within its lock of tested versions.
 install_package() {
+  local spec="$source_spec" constraints=()
+  [ ! -d "$spec" ] || spec="${spec}[wake]"
+  [ ! -f "$checkout/constraints.txt" ] || constraints=(-c "$checkout/constraints.txt")
   mkdir -p "$install_dir"
   if [ ! -x "$venv/bin/python" ]; then
     say "creating $venv"
     "$python_bin" -m venv "$venv"
   fi
   say "installing $source_spec into $venv (this takes a few minutes on a Pi)"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --upgrade "${pip_args[@]}" "$source_spec"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --upgrade "${constraints[@]}" "${pip_args[@]}" "$spec"
   "$venv/bin/nexus-satellite" --version
 }
 

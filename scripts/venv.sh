@@ -1,8 +1,9 @@
 # Sourced by run.sh and test.sh: make .venv exist and hold this checkout's packages.
-# Reinstalls only when setup.cfg changed since the last install (or EXTRAS differ).
+# Reinstalls only when setup.cfg or the lock changed since the last install (or EXTRAS
+# differ). EXTRAS defaults to the servers' engines; every version comes from constraints.txt.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-extras="${EXTRAS:-}"
+extras="${EXTRAS:-servers}"
 python_bin=""
 for candidate in python3.11 python3.12 python3.13 python3; do
   if command -v "$candidate" >/dev/null 2>&1 &&
@@ -26,10 +27,10 @@ if [ ! -x "$root/.venv/bin/python" ]; then
   fi
 fi
 stamp="$root/.venv/.nexus-installed"
-want="$(cat "$root/setup.cfg" "$root/pyproject.toml" | sha256sum | cut -c1-16)${extras:+-$extras}"
+want="$(cat "$root/setup.cfg" "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -c1-16)-$extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "installing nexus-wyoming into .venv ${extras:+(with $extras)}" >&2
+  echo "installing nexus-wyoming[$extras] into .venv" >&2
   "$root/.venv/bin/python" -m pip install --quiet --upgrade pip
-  "$root/.venv/bin/python" -m pip install --quiet -e "$root${extras:+[$extras]}"
+  "$root/.venv/bin/python" -m pip install --quiet -c "$root/constraints.txt" -e "${root}[$extras]"
   echo "$want" > "$stamp"
 fi
