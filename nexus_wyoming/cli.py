@@ -25,6 +25,7 @@ def server_options(default_uri: str) -> Callable:
             click.option("--debug", is_flag=True, default=None, help="Log debug messages."),
             click.option("--log-format", type=click.Choice(["text", "json"]), default=None),
             click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS."),
+            click.option("--zeroconf-name", default=None, help="Name advertised on mDNS (default nexus-KIND-HOSTNAME)."),
             click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus /metrics here."),
             click.option("--status-peers", default=None, metavar=":PORT,…",
                          help="The other servers' metrics ports (or URLs), merged into the status page at /."),
@@ -68,9 +69,11 @@ SERVER_KINDS = ("stt", "intent", "tts")
 @click.option("--debug", is_flag=True, default=None, help="Log debug messages.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default=None)
 @click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS.")
+@click.option("--zeroconf-name", default=None, help="mDNS name prefix: NAME-stt, NAME-intent, NAME-tts.")
 @click.option("--metrics-port", type=click.IntRange(1, 65000), default=None,
               help="First metrics port; each server gets the next one, in the order stt, intent, tts.")
-def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, metrics_port: Optional[int], **flags: Any) -> None:
+def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, zeroconf_name: Optional[str],
+          metrics_port: Optional[int], **flags: Any) -> None:
     """Run every server (each its own process, restarted if it crashes) until stopped."""
     from .supervisor import Supervisor
 
@@ -80,12 +83,16 @@ def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, me
     if unknown or not kinds:
         click.echo(f"nexus-wyoming: unknown server(s) {unknown}; available: {', '.join(available)}", err=True)
         sys.exit(2)
-    config = load(config_file, zeroconf=False if no_zeroconf else None, **flags)  # fail fast on bad settings
+    config = load(config_file, zeroconf=False if no_zeroconf else None, zeroconf_name=zeroconf_name,
+                  **flags)  # fail fast on bad settings
     args = [f"--{key.replace('_', '-')}={value}" for key, value in flags.items() if value not in (None, True)]
     args += ["--debug"] if flags.get("debug") else []
     args += ["--config", config_file] if config_file else []
     args += ["--no-zeroconf"] if no_zeroconf else []
     supervisor = Supervisor(kinds, args)
+    if config.zeroconf_name:  # one name per server, or mDNS renames all but the first
+        for kind, child in zip(kinds, supervisor.children):
+            child.argv += ["--zeroconf-name", f"{config.zeroconf_name}-{kind}"]
     if metrics_port is not None:
         ports = [metrics_port + offset for offset in range(len(supervisor.children))]
         for port, child in zip(ports, supervisor.children):

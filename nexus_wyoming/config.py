@@ -250,6 +250,7 @@ class Config:
     log_format: str = setting("text", choices=["text", "json"])
     debug: bool = False
     zeroconf: bool = True
+    zeroconf_name: Optional[str] = None  # mDNS instance name (default nexus-KIND-HOSTNAME)
     metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
     status_peers: list[str] = setting([])  # other servers' metrics ports for the status page: ":PORT" or URL
     limits: Limits = field(default_factory=Limits)

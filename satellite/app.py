@@ -68,7 +68,8 @@ async def run_ha(settings: SatelliteSettings, device_id: str) -> int:
     address = await server.start()
     ad = None
     if settings.ha.zeroconf and address.scheme == "tcp":
-        ad = await advertise(f"nexus-satellite-{socket.gethostname()}-{device_id[:8]}", address.port, address.host)
+        name = settings.ha.zeroconf_name or f"nexus-satellite-{socket.gethostname()}-{device_id[:8]}"
+        ad = await advertise(name, address.port, address.host)
     failed: list[BaseException] = []
     mic = asyncio.create_task(parts.listener(settings, satellite.on_segment).run(), name="mic")
     mic.add_done_callback(lambda task: _mic_done(task, server, failed))

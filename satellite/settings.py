@@ -75,6 +75,7 @@ class HaSettings:
 
     uri: str = "tcp://0.0.0.0:10700"
     zeroconf: bool = True
+    zeroconf_name: Optional[str] = None  # mDNS instance name (default nexus-satellite-HOSTNAME-ID)
 
 
 @dataclass(frozen=True)

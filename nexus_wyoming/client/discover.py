@@ -1,15 +1,18 @@
 """Lists `_wyoming._tcp.local.` services on the network and what each one serves."""
 
 import asyncio
+import logging
 import socket
 from dataclasses import dataclass, field
 from typing import Optional
 
-from zeroconf import IPVersion, ServiceStateChange
+from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from ..protocol.discovery import SERVICE_TYPE
+from ..protocol.discovery import SERVICE_TYPE, open_zeroconf
 from .actions import ClientError, describe
+
+_LOGGER = logging.getLogger(__name__)
 
 _KINDS = ("asr", "tts", "handle", "intent", "wake", "satellite")
 
@@ -27,8 +30,18 @@ class Found:
 
 
 async def discover(seconds: float = 3.0, interface: Optional[str] = None) -> list[Found]:
-    """Browse for `seconds`, then `describe` every server found."""
-    zeroconf = AsyncZeroconf(interfaces=[interface] if interface else "all", ip_version=IPVersion.V4Only)
+    """Browse for `seconds`, then `describe` every server found; none (and a warning) without mDNS."""
+    try:
+        found = await _browse(seconds, interface)
+    except Exception as err:  # noqa: BLE001  (no multicast here: nothing found, not a crash)
+        _LOGGER.warning("zeroconf browsing unavailable (%s: %s)", type(err).__name__, err)
+        return []
+    await asyncio.gather(*(_describe(f) for f in found))
+    return found
+
+
+async def _browse(seconds: float, interface: Optional[str]) -> list[Found]:
+    zeroconf = open_zeroconf(interface)
     names: set[str] = set()
 
     def on_change(zeroconf, service_type, name, state_change) -> None:
@@ -38,12 +51,10 @@ async def discover(seconds: float = 3.0, interface: Optional[str] = None) -> lis
     browser = AsyncServiceBrowser(zeroconf.zeroconf, SERVICE_TYPE, handlers=[on_change])
     try:
         await asyncio.sleep(seconds)
-        found = [f for f in await asyncio.gather(*(_resolve(zeroconf, n) for n in sorted(names))) if f]
+        return [f for f in await asyncio.gather(*(_resolve(zeroconf, n) for n in sorted(names))) if f]
     finally:
         await browser.async_cancel()
         await zeroconf.async_close()
-    await asyncio.gather(*(_describe(f) for f in found))
-    return found
 
 
 async def _resolve(zeroconf: AsyncZeroconf, name: str) -> Optional[Found]:

@@ -1,14 +1,18 @@
 """Zeroconf advertisement as `_wyoming._tcp.local.`, the type Home Assistant discovers.
 
-Unlike `wyoming.zeroconf`, a machine without a multicast route or a LAN address only
-logs a warning: the server keeps serving clients that know its address.
+Like `wyoming.zeroconf`, the service is announced on every interface, so a Home Assistant
+on the same host hears a server bound to 127.0.0.1 (it leaves loopback out of the
+interfaces it listens on). Unlike it, nothing zeroconf raises takes a server down: a
+machine without multicast only logs a warning and serves clients that know its address.
 """
 
+import ipaddress
 import logging
 import socket
 from typing import Optional
 
-from zeroconf import IPVersion
+import ifaddr
+from zeroconf import InterfaceChoice, IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 _LOGGER = logging.getLogger(__name__)
@@ -16,65 +20,80 @@ SERVICE_TYPE = "_wyoming._tcp.local."
 _MDNS_GROUP = "224.0.0.251"
 
 
-def lan_address() -> str:
-    """The address other hosts reach us on (the one of the default route)."""
+def open_zeroconf(interface: Optional[str] = None) -> AsyncZeroconf:
+    """IPv4 mDNS on every interface (or one address), as Home Assistant listens."""
+    interfaces = [interface] if interface else InterfaceChoice.All
+    return AsyncZeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
+
+
+def default_route_address() -> Optional[str]:
+    """The address of the interface other hosts most likely reach us on."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.connect((_MDNS_GROUP, 5353))
             return probe.getsockname()[0]
         except OSError:
-            return "127.0.0.1"
+            return None
 
 
-def advertised_address(bind_host: str) -> str:
-    """What to announce for a server bound to `bind_host`."""
+def lan_addresses() -> list[str]:
+    """Every non-loopback IPv4 address of this host, the default route's first."""
+    found = [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
+             if isinstance(ip.ip, str) and not ipaddress.IPv4Address(ip.ip).is_loopback
+             and not ipaddress.IPv4Address(ip.ip).is_link_local]
+    first = default_route_address()
+    ordered = [first] if first in found else []
+    return ordered + [address for address in dict.fromkeys(found) if address not in ordered]
+
+
+def advertised_addresses(bind_host: str) -> list[str]:
+    """What to announce for a server bound to `bind_host`: where clients can connect."""
     if bind_host in ("", "0.0.0.0", "::"):
-        return lan_address()
-    return bind_host
+        return lan_addresses() or ["127.0.0.1"]
+    return [bind_host]
 
 
 class Advertisement:
     """One server announced on mDNS for as long as it runs."""
 
-    def __init__(self, name: str, port: int, host: str, properties: Optional[dict] = None) -> None:
+    def __init__(self, name: str, port: int, addresses: list[str], properties: Optional[dict] = None) -> None:
         self.info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{name}.{SERVICE_TYPE}",
-            addresses=[socket.inet_aton(host)],
+            addresses=[socket.inet_aton(address) for address in addresses],
             port=port,
             properties=properties or {},
             server=f"{socket.gethostname()}.local.",
         )
-        interfaces = ["127.0.0.1"] if host.startswith("127.") else None
-        self._zeroconf = AsyncZeroconf(ip_version=IPVersion.V4Only, interfaces=interfaces or "all")
+        self._zeroconf = open_zeroconf()
         self.registered = False
 
-    async def start(self) -> bool:
-        """Register the service; False (and a warning) when the network does not allow it."""
-        try:
-            await self._zeroconf.async_register_service(self.info, allow_name_change=True)
-        except (OSError, RuntimeError, ValueError) as err:
-            _LOGGER.warning("zeroconf advertisement unavailable (%s); serving without it", err)
-            return False
+    async def start(self) -> None:
+        """Register the service (raises what zeroconf raises)."""
+        await self._zeroconf.async_register_service(self.info, allow_name_change=True)
         self.registered = True
-        _LOGGER.info("advertised %s on %s:%d", self.info.name, socket.inet_ntoa(self.info.addresses[0]), self.info.port)
-        return True
+        _LOGGER.info("advertised %s on %s:%d", self.info.name, ", ".join(self.info.parsed_addresses()),
+                     self.info.port)
 
     async def stop(self) -> None:
         """Withdraw the service so Home Assistant stops offering it."""
-        if self.registered:
-            await self._zeroconf.async_unregister_service(self.info)
-        await self._zeroconf.async_close()
+        try:
+            if self.registered:
+                await self._zeroconf.async_unregister_service(self.info)
+            await self._zeroconf.async_close()
+        except Exception as err:  # noqa: BLE001  (withdrawing is best effort at shutdown)
+            _LOGGER.debug("zeroconf withdrawal failed: %s", err)
 
 
 async def advertise(name: str, port: int, bind_host: str) -> Optional[Advertisement]:
-    """Announce a server; None when zeroconf cannot run here."""
+    """Announce a server; None (and one warning) when zeroconf cannot run here."""
+    ad: Optional[Advertisement] = None
     try:
-        ad = Advertisement(name, port, advertised_address(bind_host))
-    except (OSError, ValueError) as err:
-        _LOGGER.warning("zeroconf advertisement unavailable (%s); serving without it", err)
-        return None
-    if await ad.start():
+        ad = Advertisement(name, port, advertised_addresses(bind_host))
+        await ad.start()
         return ad
-    await ad.stop()
-    return None
+    except Exception as err:  # noqa: BLE001  (discovery is a convenience: never a reason to stop serving)
+        _LOGGER.warning("zeroconf advertisement unavailable (%s: %s); serving without it", type(err).__name__, err)
+        if ad is not None:
+            await ad.stop()
+        return None

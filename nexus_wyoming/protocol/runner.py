@@ -31,7 +31,8 @@ async def run_server(
         if metrics is not None:
             await metrics.start()
         if config.zeroconf and address.scheme == "tcp":
-            ad = await advertise(f"nexus-{kind}-{socket.gethostname()}", address.port, address.host)
+            name = config.zeroconf_name or f"nexus-{kind}-{socket.gethostname()}"
+            ad = await advertise(name, address.port, address.host)
         await server.serve_until_stopped()
     finally:
         if ad is not None:

@@ -17,7 +17,10 @@ _LISTENING = re.compile(r"listening on tcp://([\d.]+):(\d+)")
 
 @dataclass
 class ServerProcess:
-    """A `nexus-wyoming` server started with --uri tcp://127.0.0.1:0; its log is kept."""
+    """A `nexus-wyoming` server started with --uri tcp://127.0.0.1:0; its log is kept.
+
+    `command` replaces `python -m nexus_wyoming` (e.g. a checkout's ./run.sh).
+    """
 
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
@@ -25,19 +28,24 @@ class ServerProcess:
     port: int = 0
     proc: Optional[subprocess.Popen] = None
     lines: list[str] = field(default_factory=list)
+    command: Optional[list[str]] = None
+    cwd: Path = REPO
+    wait_for_port: bool = True
 
     def start(self, timeout: float = 60.0) -> "ServerProcess":
         """Start and wait until it listens."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        command = self.command or [sys.executable, "-m", "nexus_wyoming"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nexus_wyoming", *self.args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+            [*command, *self.args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=self.cwd,
+            start_new_session=True,  # stop() can take its children (a supervisor's servers) with it
         )
         ready = threading.Event()
         threading.Thread(target=self._pump, args=(ready,), daemon=True).start()
-        if not ready.wait(timeout) or not self.port:
+        if self.wait_for_port and (not ready.wait(timeout) or not self.port):
             self.stop()
-            raise RuntimeError("server did not start:\n" + self.log)
+            raise RuntimeError(f"{command[-1]} did not start:\n" + self.log)
         return self
 
     def _pump(self, ready: threading.Event) -> None:
@@ -72,10 +80,14 @@ class ServerProcess:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        """Make sure it is gone."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        """Make sure it and every process it started are gone."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
 
     def wait_for_log(self, pattern: str, timeout: float = 10.0) -> bool:
         """True once a log line matches `pattern`."""
