@@ -60,6 +60,8 @@ def main() -> None:
 
 #: The servers `serve` runs, in start order, when this version has them.
 SERVER_KINDS = ("stt", "intent", "tts")
+#: `serve --metrics-port BASE` gives each server BASE + its offset, whichever `--only` starts.
+METRICS_PORT_OFFSETS = {kind: offset for offset, kind in enumerate(SERVER_KINDS)}
 
 
 @main.command()
@@ -71,7 +73,7 @@ SERVER_KINDS = ("stt", "intent", "tts")
 @click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS.")
 @click.option("--zeroconf-name", default=None, help="mDNS name prefix: NAME-stt, NAME-intent, NAME-tts.")
 @click.option("--metrics-port", type=click.IntRange(1, 65000), default=None,
-              help="First metrics port; each server gets the next one, in the order stt, intent, tts.")
+              help="Metrics ports by server: stt here, intent +1, tts +2 (the same with --only).")
 def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, zeroconf_name: Optional[str],
           metrics_port: Optional[int], **flags: Any) -> None:
     """Run every server (each its own process, restarted if it crashes) until stopped."""
@@ -94,10 +96,11 @@ def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, ze
         for kind, child in zip(kinds, supervisor.children):
             child.argv += ["--zeroconf-name", f"{config.zeroconf_name}-{kind}"]
     if metrics_port is not None:
-        ports = [metrics_port + offset for offset in range(len(supervisor.children))]
-        for port, child in zip(ports, supervisor.children):
-            child.argv += ["--metrics-port", str(port)]
-            child.argv += ["--status-peers", ",".join(f":{p}" for p in ports if p != port)] if len(ports) > 1 else []
+        ports = {child.kind: metrics_port + METRICS_PORT_OFFSETS[child.kind] for child in supervisor.children}
+        for child in supervisor.children:
+            peers = [f":{port}" for kind, port in ports.items() if kind != child.kind]
+            child.argv += ["--metrics-port", str(ports[child.kind])]
+            child.argv += ["--status-peers", ",".join(peers)] if peers else []
     _LOGGER.info("starting %s (data in %s)", ", ".join(kinds), config.data_path)
     sys.exit(asyncio.run(supervisor.run()))
 

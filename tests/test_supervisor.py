@@ -1,10 +1,13 @@
-"""`nexus-wyoming serve`: children start, a crashed one is restarted, SIGTERM stops all."""
+"""`nexus-wyoming serve`: children start, a crashed one is restarted, SIGTERM stops all,
+each server's metrics port is fixed by its kind."""
 
 import signal
 import subprocess
 import sys
+from typing import Optional
 
 import psutil
+import pytest
 
 from tests.support.processes import REPO, ServerProcess
 
@@ -67,3 +70,34 @@ async def test_a_server_that_cannot_start_is_logged_and_retried(caplog):
     supervisor._stopping.set()
     assert await asyncio.wait_for(runner, 10) == 0
     assert len([r for r in caplog.records if "tts server exited with code start failure" in r.getMessage()]) >= 2
+
+
+@pytest.mark.parametrize("only, ports", [
+    ([], {"stt": "9100", "intent": "9101", "tts": "9102"}),
+    (["--only", "tts"], {"tts": "9102"}),
+    (["--only", "tts,stt"], {"tts": "9102", "stt": "9100"}),
+])
+def test_metrics_port_is_fixed_by_server_kind_whatever_only_starts(tmp_path, monkeypatch, only, ports):
+    from click.testing import CliRunner
+
+    from nexus_wyoming import cli, supervisor
+
+    started: dict[str, list[str]] = {}
+
+    async def record(self) -> int:
+        started.update({child.kind: child.argv for child in self.children})
+        return 0
+
+    monkeypatch.setattr(supervisor.Supervisor, "run", record)
+    monkeypatch.setattr(cli, "setup_logging", lambda *args: None)  # keep pytest's log handlers
+    result = CliRunner().invoke(cli.main, ["serve", "--no-zeroconf", "--data-dir", str(tmp_path),
+                                           "--metrics-port", "9100", *only])
+    assert result.exit_code == 0, result.output
+
+    def value(argv: list[str], flag: str) -> Optional[str]:
+        return argv[argv.index(flag) + 1] if flag in argv else None
+
+    assert {kind: value(argv, "--metrics-port") for kind, argv in started.items()} == ports
+    for kind, argv in started.items():  # each page reads its siblings: the others' ports, in start order
+        peers = ",".join(f":{port}" for other, port in ports.items() if other != kind)
+        assert value(argv, "--status-peers") == (peers or None)
