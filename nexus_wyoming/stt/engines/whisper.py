@@ -5,12 +5,15 @@ free; a SerialRunner in front of the model runs one decode at a time and answers
 overload with SttBusyError instead of growing a queue. The model is loaded and warmed
 up at start so the first utterance is not slow.
 
-Whisper always encodes a 30 s window, padding short commands with silence; the
-encoder is most of the cost. Like whisper.cpp's `audio_ctx`, the encoder here sees
-only the utterance plus one second, rounded up to `encoder_window_s` (10 s by default):
-~4x faster on a 2-core machine, with the same word error rate on our spoken-command
-set (see bench/stt.py). Decoding is greedy at temperature 0 with a token budget that
-grows with the audio, so garbage input cannot loop for seconds.
+By default (`encoder_window_s` 30) the encoder sees Whisper's standard 30 s window,
+short commands padded with silence, for the reference's accuracy; the transcript is
+still quick because the handler starts the decode in the trailing silence (see
+stt/utterance.py). A shorter `encoder_window_s` makes the encoder see only the
+utterance plus one second, rounded up to that many seconds, like whisper.cpp's
+`audio_ctx`: ~3x faster on a 2-core machine at 10 s, but a higher word error rate on
+our spoken-command set (BENCHMARKS.md, bench/stt.py). Decoding is greedy at
+temperature 0 with a token budget that grows with the audio, so garbage input cannot
+loop for seconds.
 """
 
 import asyncio
