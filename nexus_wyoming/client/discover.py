@@ -10,12 +10,10 @@ from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from ..protocol.discovery import SERVICE_TYPE, open_zeroconf
-from .actions import ClientError, describe
+from .actions import ClientError, describe, programs
+from .connection import DEFAULT_TIMEOUT_S
 
 _LOGGER = logging.getLogger(__name__)
-
-_KINDS = ("asr", "tts", "handle", "intent", "wake", "satellite")
-
 
 @dataclass
 class Found:
@@ -29,14 +27,14 @@ class Found:
     error: Optional[str] = None
 
 
-async def discover(seconds: float = 3.0, interface: Optional[str] = None) -> list[Found]:
+async def discover(seconds: float = 3.0, interface: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT_S) -> list[Found]:
     """Browse for `seconds`, then `describe` every server found; none (and a warning) without mDNS."""
     try:
         found = await _browse(seconds, interface)
     except Exception as err:  # noqa: BLE001  (no multicast here: nothing found, not a crash)
         _LOGGER.warning("zeroconf browsing unavailable (%s: %s)", type(err).__name__, err)
         return []
-    await asyncio.gather(*(_describe(f) for f in found))
+    await asyncio.gather(*(_describe(f, timeout) for f in found))
     return found
 
 
@@ -64,16 +62,12 @@ async def _resolve(zeroconf: AsyncZeroconf, name: str) -> Optional[Found]:
     return Found(name.removesuffix("." + SERVICE_TYPE), socket.inet_ntoa(info.addresses[0]), info.port)
 
 
-async def _describe(found: Found) -> None:
+async def _describe(found: Found, timeout: float) -> None:
     try:
-        info = (await asyncio.wait_for(describe(f"tcp://{found.host}:{found.port}"), 10)).values["info"]
-    except (ClientError, OSError, TimeoutError) as err:
-        found.error = str(err) or type(err).__name__
+        info = (await describe(f"tcp://{found.host}:{found.port}", timeout)).values["info"]
+    except ClientError as err:
+        found.error = str(err)
         return
-    for kind in _KINDS:
-        programs = info.get(kind) or []
-        if isinstance(programs, dict):  # `satellite` is one object, the rest are lists
-            programs = [programs]
-        if programs:
-            found.serves.append(kind)
-            found.programs += [str(p.get("name")) for p in programs if isinstance(p, dict)]
+    for kind, offered in programs(info).items():
+        found.serves.append(kind)
+        found.programs += [str(p.get("name")) for p in offered]

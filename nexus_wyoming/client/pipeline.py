@@ -6,37 +6,42 @@ Sentences from the intent server go to TTS as they arrive, as our satellite does
 
 import asyncio
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from wyoming.asr import Transcript
 from wyoming.handle import Handled, NotHandled
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from .actions import Result, _check, _collect_audio, transcribe, write_wav
-from .connection import ClientConnection
+from .actions import ASR, HANDLE, TTS, Result, _collect_audio, require, transcribe_audio, write_wav
+from .connection import DEFAULT_TIMEOUT_S, ClientConnection
+from .wav import read_wav
 
 
 async def pipeline(stt: str, intent: str, tts: str, wav_path: Path, out: Optional[Path] = None,
-                   device_id: Optional[str] = None, realtime: bool = True) -> Result:
+                   device_id: Optional[str] = None, realtime: bool = True, timeout: float = DEFAULT_TIMEOUT_S,
+                   on_partial: Optional[Callable[[str], None]] = None) -> Result:
     """Run a whole turn; milestones are ms after the audio ended (`audio-stop`)."""
-    heard = await transcribe(stt, wav_path, realtime=realtime)
+    start, pcm = read_wav(wav_path)
+    await asyncio.gather(require(stt, ASR, timeout), require(intent, HANDLE, timeout), require(tts, TTS, timeout))
+    heard = await transcribe_audio(stt, start, pcm, realtime, timeout=timeout, on_partial=on_partial)
     result = Result("pipeline")
     stt_ms = heard.values["audio_stop_to_transcript_ms"]
     result.mark("transcript", stt_ms)
     result.values["transcript"] = heard.values["text"]
-    agent, speaker = await asyncio.gather(ClientConnection.open(intent), ClientConnection.open(tts))
+    agent, speaker = await asyncio.gather(ClientConnection.open(intent, timeout), ClientConnection.open(tts, timeout))
     offset = stt_ms - agent.clock()  # put both connections on the audio-stop clock
+    tts_result = Result("tts")
+    playing = asyncio.create_task(_collect_audio(speaker, tts_result, "synthesize-stopped", patient=True))
     try:
         await speaker.send(SynthesizeStart().event())
-        tts_result = Result("tts")
-        playing = asyncio.create_task(_collect_audio(speaker, tts_result, "synthesize-stopped"))
         context = {"device_id": device_id} if device_id else None
         await agent.send(Transcript(text=heard.values["text"], context=context, language="en").event())
         reply = await _relay(agent, speaker, result, offset)
         await speaker.send(Synthesize(text=reply).event())
         await speaker.send(SynthesizeStop().event())
-        audio, rate = await playing
+        audio, rate = await speaker.within(playing, "synthesize-stopped")
     finally:
+        playing.cancel()
         await asyncio.gather(agent.close(), speaker.close())
     shift = offset + (speaker.opened - agent.opened) * 1000  # speaker clock → audio-stop clock
     for name, at in tts_result.milestones:
@@ -52,8 +57,7 @@ async def _relay(agent: ClientConnection, speaker: ClientConnection, result: Res
     """Forward each handled sentence to TTS; returns the full reply text."""
     streamed = ""
     while True:
-        event = await agent.read()
-        _check(event, "handled")
+        event = await agent.read("handled")
         if event.type == "handled-chunk":
             result.mark("intent first sentence", agent.clock() + offset)
             text = str(event.data.get("text", ""))
