@@ -9,6 +9,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/n
 command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # tests/deploy: satellite/install.sh
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # tests/test_status_page.py: the status page, headless
+command -v arecord >/dev/null 2>&1 || need_apt+=(alsa-utils)  # the Pi's mic and speaker commands
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # tests/protocol/test_netns.py: mDNS across a veth pair
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -6,6 +6,7 @@ installer gets PIP_ARGS=--no-deps: pip still builds and installs our package fro
 the checkout, it just does not download the dependencies a Pi would.
 """
 
+import asyncio
 import dataclasses
 import os
 import pwd
@@ -65,7 +66,7 @@ def make_prefix(base: Path, with_venv: bool = True) -> Prefix:
     src, fakes, root = base / "src", base / "fakebin", base / "root"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
     src.mkdir(parents=True)
-    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "constraints.txt"):
         shutil.copy2(REPO / name, src / name)
     for name in ("nexus_wyoming", "satellite", "config"):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
@@ -175,6 +176,37 @@ def test_unit_file_runs_ha_mode_with_a_restart_policy(runs):
     names, params = parse_cli(satellite_main, argv[1:], "nexus-satellite")
     assert names == ["nexus-satellite", "ha"] and params["config_file"] == str(prefix.config)
     assert "@" not in runs.unit
+
+
+async def test_the_unit_command_with_the_installed_config_stays_up_and_answers_describe(runs):
+    """ExecStart as systemd runs it: the default ha.uri (0.0.0.0:10700), zeroconf on, ALSA commands.
+
+    This machine has no sound card, so arecord fails and is restarted with back-off, as on
+    a Pi whose USB microphone is unplugged: Home Assistant must still reach the satellite.
+    """
+    from nexus_wyoming.client.actions import describe
+    from tests.support.processes import ServerProcess
+
+    assert shutil.which("arecord"), "arecord is missing: ./test.sh installs alsa-utils, as install.sh does"
+    service = unit_sections(runs.unit)["Service"]
+    argv = shlex.split(service["ExecStart"])
+    later_edits = runs.prefix.config.read_text()
+    runs.prefix.config.write_text(runs.config)  # as the first install wrote it
+    sat = ServerProcess(argv[1:], command=argv[:1], cwd=Path(service["WorkingDirectory"]))
+    try:
+        sat.start(timeout=60)
+        assert (sat.host, sat.port) == ("0.0.0.0", 10700), sat.log
+        assert sat.wait_for_log("advertised nexus-satellite-", timeout=15), sat.log
+        for _ in range(6):  # 30 s
+            await asyncio.sleep(5)
+            assert sat.alive, sat.log
+            info = (await describe("tcp://127.0.0.1:10700")).values["info"]
+            assert info["satellite"]["name"] == "test-pi", info
+        assert sat.terminate(timeout=15) == 0, sat.log
+        assert "Traceback" not in sat.log, sat.log
+    finally:
+        sat.stop()
+        runs.prefix.config.write_text(later_edits)
 
 
 def test_unit_file_passes_systemd_analyze_verify_where_available(runs):

@@ -229,11 +229,17 @@ async def test_the_whole_real_stack_stores_the_turn_under_the_device_id(tmp_path
     """Real STT, intent and TTS processes: the reply is spoken and the session belongs to the device."""
     import subprocess
 
-    two = write_wav(tmp_path / "two.wav", np.concatenate([
-        silence(0.5), spoken("What time is it?"), silence(2.5), spoken("What is two plus two?"), silence(0.3)]))
-    sat = satellite(tmp_path, "--mic-file", str(two), "--max-turns", "2", "--no-barge-in",
+    second = write_wav(tmp_path / "second.wav", np.concatenate([silence(0.3), spoken("What is two plus two?"),
+                                                                silence(0.3)]))
+    go = tmp_path / "go"
+    mic = f"{sys.executable} {MIC} --wav {question_wav} --wav {second} --go {go}"
+    sat = satellite(tmp_path, "--mic-command", mic, "--max-turns", "2", "--no-barge-in",
                     "--stt-uri", uri(stt_server), "--intent-uri", uri(intent_server), "--tts-uri", uri(tts_server))
     try:
+        await logged(sat, "standalone: listening")
+        go.touch()
+        await logged(sat, '"satellite-turn"', timeout=120)  # the second question waits for the first turn
+        go.touch()
         assert await exited(sat, timeout=120) == 0, sat.log
     finally:
         sat.stop()
