@@ -88,7 +88,7 @@ async def transcribe(uri: str, wav_path: Path, realtime: bool = True, language: 
 
 async def transcribe_audio(uri: str, start: AudioStart, audio: bytes, realtime: bool = True, language: Optional[str] = None,
                            timeout: float = DEFAULT_TIMEOUT_S, on_partial: Optional[Callable[[str], None]] = None) -> Result:
-    """Stream PCM to a server known to serve `asr`; `on_partial` sees each partial as it arrives."""
+    """Stream PCM to a server known to serve `asr`; `on_partial` sees the text so far as each partial arrives."""
     result = Result("transcribe")
     client = await ClientConnection.open(uri, timeout)
     partials: list[dict[str, Any]] = []
@@ -134,8 +134,8 @@ async def _read_transcript(client: ClientConnection, result: Result, partials: l
         if event.type == "transcript-chunk":
             result.mark("first partial", client.clock())
             partials.append({"ms": round(client.clock(), 1), "text": event.data.get("text", "")})
-            if on_partial:
-                on_partial(partials[-1]["text"])
+            if on_partial:  # chunks are appended pieces (Wyoming spec): show the text so far
+                on_partial("".join(p["text"] for p in partials))
         elif Transcript.is_type(event.type):
             result.mark("transcript", client.clock())
             return Transcript.from_event(event).text

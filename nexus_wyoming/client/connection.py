@@ -80,7 +80,7 @@ class ClientConnection:
             raise ClientError(f"{uri}: no connection within {timeout:g} s (see --timeout)") from None
         except ConnectionRefusedError:
             raise ClientError(f"{uri}: connection refused (is the server running, on this port?)") from None
-        except socket.gaierror:
+        except (socket.gaierror, UnicodeError):  # no such name, or one that cannot even be encoded
             raise ClientError(f"{uri}: unknown host {address.host!r}") from None
         except OSError as err:
             raise ClientError(f"{uri}: cannot connect ({err.strerror or err})") from None

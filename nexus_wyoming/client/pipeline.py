@@ -22,7 +22,8 @@ async def pipeline(stt: str, intent: str, tts: str, wav_path: Path, out: Optiona
                    on_partial: Optional[Callable[[str], None]] = None) -> Result:
     """Run a whole turn; milestones are ms after the audio ended (`audio-stop`)."""
     start, pcm = read_wav(wav_path)
-    await asyncio.gather(require(stt, ASR, timeout), require(intent, HANDLE, timeout), require(tts, TTS, timeout))
+    for uri, kinds in ((stt, ASR), (intent, HANDLE), (tts, TTS)):
+        await require(uri, kinds, timeout)  # in turn, so the first wrong server is the one named
     heard = await transcribe_audio(stt, start, pcm, realtime, timeout=timeout, on_partial=on_partial)
     result = Result("pipeline")
     stt_ms = heard.values["audio_stop_to_transcript_ms"]

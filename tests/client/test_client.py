@@ -3,9 +3,10 @@
 import json
 import wave
 
+import numpy as np
 import pytest
 
-from tests.client.support import client
+from tests.client.support import PCM, client, riff
 from tests.support.processes import ServerProcess
 
 
@@ -55,6 +56,11 @@ def test_discover_lists_the_advertised_server(tts):
 def test_transcribe_prints_partials_and_transcript(tts, tmp_path):
     speech = tmp_path / "speech.wav"
     assert client("synthesize", uri(tts), "Turn on the kitchen lights.", "-o", str(speech)).returncode == 0
+    with wave.open(str(speech)) as wav:  # as a 24-bit WAVE_FORMAT_EXTENSIBLE file, which Python's `wave` refuses
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype("<i4") << 8
+        low_three_bytes = samples.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+        extensible = tmp_path / "speech-24.wav"
+        extensible.write_bytes(riff(PCM, 24, 1, wav.getframerate(), low_three_bytes, extensible=True))
     stt = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "stt")]).start(timeout=180)
     try:
         result = client("transcribe", uri(stt), str(speech), "--json")
@@ -63,8 +69,25 @@ def test_transcribe_prints_partials_and_transcript(tts, tmp_path):
         assert "kitchen" in data["text"].lower()
         assert data["audio_stop_to_transcript_ms"] >= 0
         assert data["timings_ms"]["transcript"] >= data["timings_ms"]["audio-stop sent"]
+        table = client("transcribe", uri(stt), str(extensible))
+        assert table.returncode == 0, table.stderr
+        live, _, rows = table.stdout.partition("transcribe\n")
+        assert "kitchen" in rows.lower()
+        so_far = [line.removeprefix("partial: ") for line in live.splitlines()]  # printed as they came
+        assert len(so_far) == sum(row.strip().startswith("partial @") for row in rows.splitlines())
+        assert all(later.startswith(earlier) for earlier, later in zip(so_far, so_far[1:]))
     finally:
         stt.stop()
+
+
+@pytest.mark.parametrize("command, wanted", [("transcribe", "asr"), ("handle", "handle or intent"), ("pipeline", "asr")])
+def test_the_wrong_kind_of_server_is_named_at_once(tts, tmp_path, command, wanted):
+    speech = tmp_path / "speech.wav"
+    assert client("synthesize", uri(tts), "Hello.", "-o", str(speech)).returncode == 0
+    args = {"transcribe": ["transcribe", uri(tts), str(speech)], "handle": ["handle", uri(tts), "hello"],
+            "pipeline": ["pipeline", "--stt", uri(tts), "--intent", uri(tts), "--tts", uri(tts), str(speech)]}[command]
+    result = client(*args, timeout=30)
+    assert (result.returncode, result.stderr) == (1, f"Error: {uri(tts)} serves tts, not {wanted}\n")
 
 
 def test_handle_and_a_whole_pipeline_turn(tts, tmp_path):

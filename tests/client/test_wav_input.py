@@ -7,21 +7,7 @@ import numpy as np
 import pytest
 from wyoming.event import Event
 
-from tests.client.support import ASR_INFO, FakeServer, FakeWyoming, client
-
-PCM, FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
-#: The SubFormat GUID of WAVE_FORMAT_EXTENSIBLE after its leading 2-byte format tag.
-GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
-
-
-def riff(tag: int, bits: int, channels: int, rate: int, samples: bytes, extensible: bool) -> bytes:
-    """A WAV file as a recorder writes it, with a LIST chunk before the data as some do."""
-    block = channels * bits // 8
-    fmt = struct.pack("<HHIIHH", EXTENSIBLE if extensible else tag, channels, rate, rate * block, block, bits)
-    if extensible:
-        fmt += struct.pack("<HHI", 22, bits, 0x4 if channels == 1 else 0x3) + struct.pack("<H", tag) + GUID_TAIL
-    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"LIST\x05\0\0\0INFOx\0" + b"data" + struct.pack("<I", len(samples)) + samples
-    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+from tests.client.support import ASR_INFO, FLOAT, PCM, FakeServer, FakeWyoming, client, riff
 
 
 def transcribe_with_fake(path):
