@@ -1,10 +1,11 @@
 """`nexus-wyoming`: the servers' command line, in the style of the wyoming-* servers."""
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sys
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import click
 
@@ -105,13 +106,25 @@ def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, ze
     sys.exit(asyncio.run(supervisor.run()))
 
 
+@contextlib.contextmanager
+def engines_of(kind: str) -> Iterator[None]:
+    """Imports of a server's engines: a missing package is one line naming the extra to install."""
+    try:
+        yield
+    except ModuleNotFoundError as err:
+        click.echo(f"nexus-wyoming: the {kind} server needs its engines ({err.name} is not installed): "
+                   f"pip install 'nexus-wyoming[{kind}]', or ./run.sh, which installs every server", err=True)
+        sys.exit(2)
+
+
 def run_server_command(kind: str, uri: Optional[str], config_file: Optional[str], no_zeroconf: bool,
                        serve: Callable[[Config, str], Any], fatal: tuple[type, ...], **flags: Any) -> None:
     """Load settings, serve until stopped; exit 2 on bad settings/models, 1 if the port is unusable."""
     config = load(config_file, **{f"{kind}.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
     listen = getattr(config, kind).uri
     try:
-        asyncio.run(serve(config, listen))
+        with engines_of(kind):  # some engines import their packages only when they load
+            asyncio.run(serve(config, listen))
     except (ValueError, *fatal) as err:
         _LOGGER.error("%s", err)
         sys.exit(2)
@@ -124,8 +137,9 @@ def run_server_command(kind: str, uri: Optional[str], config_file: Optional[str]
 @server_options("tcp://0.0.0.0:10200")
 def tts(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
     """Text to speech: Piper offline, Cartesia / Deepgram Aura with keys."""
-    from .tts.engine import TtsError
-    from .tts.server import serve_tts
+    with engines_of("tts"):
+        from .tts.engine import TtsError
+        from .tts.server import serve_tts
 
     run_server_command("tts", uri, config_file, no_zeroconf, serve_tts, (TtsError,), **flags)
 
@@ -218,8 +232,9 @@ def sessions_purge(config_file: Optional[str], data_dir: Optional[str], history_
 @server_options("tcp://0.0.0.0:10300")
 def stt(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
     """Speech to text: Whisper offline with live partials, Deepgram with a key."""
-    from .stt.engine import SttError
-    from .stt.server import serve_stt
+    with engines_of("stt"):
+        from .stt.engine import SttError
+        from .stt.server import serve_stt
 
     run_server_command("stt", uri, config_file, no_zeroconf, serve_stt, (SttError,), **flags)
 
@@ -228,8 +243,9 @@ def stt(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **fla
 @server_options("tcp://0.0.0.0:10600")
 def intent(uri: Optional[str], config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
     """Conversation agent: offline skills, Groq / Gemini / local LLM with fallback, web search."""
-    from .intent.server import serve_intent
-    from .sessions import SchemaError
+    with engines_of("intent"):
+        from .intent.server import serve_intent
+        from .sessions import SchemaError
 
     run_server_command("intent", uri, config_file, no_zeroconf, serve_intent, (SchemaError,), **flags)
 
