@@ -26,6 +26,7 @@ CHUNK_MS = 100
 KINDS = ("asr", "tts", "handle", "intent", "wake", "satellite")
 ASR, TTS, HANDLE = ("asr",), ("tts",), ("handle", "intent")
 
+
 @dataclass
 class Result:
     """Timed milestones ("first partial", "transcript", ...) plus the outcome."""
@@ -202,9 +203,9 @@ async def handle(uri: str, text: str, device_id: Optional[str] = None, conversat
     chunks: list[dict[str, Any]] = []
     try:
         await client.send(Transcript(text=text, context=context or None, language=language).event())
-        streaming = False
+        streaming, waiting_for = False, "handled"
         while True:
-            event = await client.read("handled")
+            event = await client.read(waiting_for)
             if event.type == "handled-start":
                 streaming = True
             elif event.type == "handled-chunk":
@@ -216,6 +217,7 @@ async def handle(uri: str, text: str, device_id: Optional[str] = None, conversat
                                      context=event.data.get("context"), chunks=chunks)
                 if not streaming:
                     return result
+                waiting_for = "handled-stop"
             elif event.type == "handled-stop":
                 result.mark("handled-stop", client.clock())
                 return result

@@ -9,7 +9,7 @@ import dataclasses
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Optional, TypeVar
+from typing import Awaitable, TypeVar
 
 from wyoming.event import Event
 

@@ -9,7 +9,7 @@ import threading
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable
 
 from wyoming.event import Event, async_read_event, async_write_event
 
