@@ -28,6 +28,7 @@ def server_options(default_uri: str) -> Callable:
             click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS."),
             click.option("--zeroconf-name", default=None, help="Name advertised on mDNS (default nexus-KIND-HOSTNAME)."),
             click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus /metrics here."),
+            click.option("--metrics-host", default=None, help="Bind /metrics here (default: the --uri host)."),
             click.option("--status-peers", default=None, metavar=":PORT,…",
                          help="The other servers' metrics ports (or URLs), merged into the status page at /."),
         ]
@@ -75,6 +76,7 @@ METRICS_PORT_OFFSETS = {kind: offset for offset, kind in enumerate(SERVER_KINDS)
 @click.option("--zeroconf-name", default=None, help="mDNS name prefix: NAME-stt, NAME-intent, NAME-tts.")
 @click.option("--metrics-port", type=click.IntRange(1, 65000), default=None,
               help="Metrics ports by server: stt here, intent +1, tts +2 (the same with --only).")
+@click.option("--metrics-host", default=None, help="Bind /metrics here (default: each server's --uri host).")
 def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, zeroconf_name: Optional[str],
           metrics_port: Optional[int], **flags: Any) -> None:
     """Run every server (each its own process, restarted if it crashes) until stopped."""

@@ -252,6 +252,7 @@ class Config:
     zeroconf: bool = True
     zeroconf_name: Optional[str] = None  # mDNS instance name (default nexus-KIND-HOSTNAME)
     metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
+    metrics_host: Optional[str] = None  # null = the host of the server's Wyoming URI
     status_peers: list[str] = setting([])  # other servers' metrics ports for the status page: ":PORT" or URL
     limits: Limits = field(default_factory=Limits)
     keys: Keys = field(default_factory=Keys)

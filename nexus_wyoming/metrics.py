@@ -10,6 +10,7 @@ import bisect
 import json
 import logging
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
@@ -160,7 +161,7 @@ class MetricsServer:
             if parts[0] == b"GET" and path == b"/metrics":
                 status, body = "200 OK", self.registry.render().encode()
             elif parts[0] == b"GET" and self.status is not None and path in (b"/", b"/api/status"):
-                status, headers, body = "200 OK", *self._status_response(path)
+                status, headers, body = "200 OK", *self._status_response(path, request)
             else:
                 status, body = "404 Not Found", b"not found\n"
             writer.write(
@@ -173,13 +174,31 @@ class MetricsServer:
         finally:
             writer.close()
 
-    def _status_response(self, path: bytes) -> tuple[str, bytes]:
-        """The status page, or its JSON (readable by the sibling servers' pages: any origin)."""
+    def _status_response(self, path: bytes, request: bytes) -> tuple[str, bytes]:
+        """The status page, or its JSON (readable by the sibling servers' pages on this host only)."""
         from .status_page import PAGE_HEADERS, page
 
         assert self.status is not None
         if path == b"/":
             return PAGE_HEADERS, page()
         body = json.dumps(self.status.to_json(), ensure_ascii=False, allow_nan=False).encode()
-        return ("Content-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\n"
+        origin = sibling_origin(request)
+        cors = f"Access-Control-Allow-Origin: {origin}\r\nVary: Origin\r\n" if origin else "Vary: Origin\r\n"
+        return ("Content-Type: application/json; charset=utf-8\r\n" + cors +
                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n", body)
+
+
+def sibling_origin(request: bytes) -> Optional[str]:
+    """The request's Origin when it is this same host on another port (a peer's status page), else None.
+
+    Device ids and turn timings are readable cross-origin only by our own pages, not by
+    any web page a browser on the LAN happens to open.
+    """
+    fields = {}
+    for line in request.decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    origin, host = fields.get("origin", ""), fields.get("host", "")
+    match = re.fullmatch(r"https?://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?", origin)
+    host_name = re.sub(r":\d{1,5}$", "", host)
+    return origin if match and host_name and match.group(1).lower() == host_name.lower() else None

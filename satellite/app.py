@@ -64,7 +64,7 @@ async def run_ha(settings: SatelliteSettings, device_id: str) -> int:
     satellite = HaSatellite(make_info(settings, parts.frontend), parts.frontend, parts.player, device_id)
     server = WyomingServer(settings.ha.uri, lambda c: HaHandler(c, satellite), settings.limits,
                            name="nexus-satellite ha")
-    metrics = await start_metrics(settings.metrics_port)
+    metrics = await start_metrics(settings.metrics_port, settings.metrics_host or server.address.host or "127.0.0.1")
     address = await server.start()
     ad = None
     if settings.ha.zeroconf and address.scheme == "tcp":
@@ -96,10 +96,10 @@ def _mic_done(task: asyncio.Task, server: WyomingServer, failed: list) -> None:
     server.stop()
 
 
-async def start_metrics(port: Optional[int]) -> Optional[MetricsServer]:
+async def start_metrics(port: Optional[int], host: str) -> Optional[MetricsServer]:
     """Prometheus /metrics when a port is set."""
     if port is None:
         return None
-    metrics = MetricsServer(port)
+    metrics = MetricsServer(port, host=host)
     await metrics.start()
     return metrics

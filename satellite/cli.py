@@ -18,7 +18,7 @@ _LOGGER = logging.getLogger(__name__)
 #: flag name → dotted setting
 _FLAGS = {
     "name": "name", "area": "area", "device_id": "device_id", "data_dir": "data_dir", "debug": "debug",
-    "log_format": "log_format", "metrics_port": "metrics_port", "barge_in": "barge_in",
+    "log_format": "log_format", "metrics_port": "metrics_port", "metrics_host": "metrics_host", "barge_in": "barge_in",
     "mic_command": "audio.mic_command", "mic_file": "audio.mic_file", "mic_device": "audio.mic_device",
     "mic_rate": "audio.mic_rate", "mic_width": "audio.mic_width", "mic_channels": "audio.mic_channels",
     "snd_command": "audio.snd_command", "snd_file": "audio.snd_file", "snd_device": "audio.snd_device",
@@ -40,6 +40,7 @@ def satellite_options(command: Callable) -> Callable:
         click.option("--debug", is_flag=True, default=None),
         click.option("--log-format", type=click.Choice(["text", "json"]), default=None),
         click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Prometheus /metrics."),
+        click.option("--metrics-host", default=None, help="Bind /metrics here (default: --uri's host; standalone 127.0.0.1)."),
         click.option("--mic-command", default=None, help='e.g. "arecord -r 16000 -c 1 -f S16_LE -t raw".'),
         click.option("--mic-file", type=click.Path(dir_okay=False), default=None, help="WAV file as microphone."),
         click.option("--mic-device", default=None, help="sounddevice input device."),

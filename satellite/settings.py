@@ -107,6 +107,7 @@ class SatelliteSettings:
     log_format: str = setting("text", choices=["text", "json"])
     debug: bool = False
     metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
+    metrics_host: Optional[str] = None  # null = ha.uri's host in HA mode, 127.0.0.1 standalone
     barge_in: bool = True
     barge_in_min_ms: int = setting(300, minimum=30, maximum=5000)
     audio: AudioSettings = field(default_factory=AudioSettings)

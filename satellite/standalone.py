@@ -111,7 +111,7 @@ async def run_standalone(settings: SatelliteSettings, device_id: str) -> int:
     """Standalone mode until SIGTERM/SIGINT, `max_turns`, or the end of a --mic-file; exit code."""
     parts = Parts(settings)
     servers = Servers(settings.standalone)
-    metrics = await start_metrics(settings.metrics_port)
+    metrics = await start_metrics(settings.metrics_port, settings.metrics_host or "127.0.0.1")
     await servers.start()
     app = Standalone(settings, device_id, parts, servers)
     _LOGGER.info("standalone: listening (stt=%s, intent=%s, tts=%s)",

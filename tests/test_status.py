@@ -162,12 +162,23 @@ async def served():
     await metrics.stop()
 
 
-async def test_api_status_is_json_readable_from_any_origin(served):
-    status, headers, body = await http(served.port, b"GET /api/status?x=1 HTTP/1.1\r\nHost: a\r\n\r\n")
+async def test_api_status_is_json_readable_by_a_sibling_page_on_the_same_host(served):
+    request = b"GET /api/status?x=1 HTTP/1.1\r\nHost: kitchen.local:9102\r\nOrigin: http://kitchen.local:9100\r\n\r\n"
+    status, headers, body = await http(served.port, request)
     assert status == 200 and headers["content-type"] == "application/json; charset=utf-8"
-    assert headers["access-control-allow-origin"] == "*" and int(headers["content-length"]) == len(body)
+    assert headers["access-control-allow-origin"] == "http://kitchen.local:9100"
+    assert int(headers["content-length"]) == len(body)
     data = json.loads(body)
     assert data["server"] == "tts" and data["turns"][0]["device"] == HOSTILE and data["provider"] == "piper"
+
+
+@pytest.mark.parametrize("origin", [b"http://evil.example", b"http://kitchen.local.evil.example:9100", b"null",
+                                    b"http://kitchen.local:9100/x", b""])
+async def test_api_status_is_not_readable_by_other_web_pages(served, origin):
+    request = b"GET /api/status HTTP/1.1\r\nHost: kitchen.local:9102\r\n" + (
+        b"Origin: " + origin + b"\r\n" if origin else b"") + b"\r\n"
+    status, headers, _ = await http(served.port, request)
+    assert status == 200 and "access-control-allow-origin" not in headers and headers["vary"] == "Origin"
 
 
 async def test_the_page_is_self_contained_and_allows_only_its_own_script(served):

@@ -24,7 +24,9 @@ async def run_server(
     """Serve `handler_factory` on `uri` until SIGTERM/SIGINT, then drain and clean up."""
     server = WyomingServer(uri, handler_factory, config.limits, name=f"nexus-wyoming {kind}")
     status = StatusReport(kind, __version__, parse_peers(config.status_peers), BOARD)  # ValueError: bad peers
-    metrics = MetricsServer(config.metrics_port, status=status) if config.metrics_port is not None else None
+    metrics_host = config.metrics_host or server.address.host or "127.0.0.1"  # a unix socket stays local
+    metrics = (MetricsServer(config.metrics_port, host=metrics_host, status=status)
+               if config.metrics_port is not None else None)
     address = await server.start()
     ad = None
     try:
