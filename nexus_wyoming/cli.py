@@ -121,12 +121,18 @@ def engines_of(kind: str) -> Iterator[None]:
 
 def run_server_command(kind: str, uri: Optional[str], config_file: Optional[str], no_zeroconf: bool,
                        serve: Callable[[Config, str], Any], fatal: tuple[type, ...], **flags: Any) -> None:
-    """Load settings, serve until stopped; exit 2 on bad settings/models, 1 if the port is unusable."""
+    """Load settings, serve until stopped; exit 2 on bad settings/models at start, 1 if the port is
+    unusable or the server broke later (the supervisor then restarts it alone)."""
+    from .protocol.runner import ServingFailed
+
     config = load(config_file, **{f"{kind}.uri": uri, "zeroconf": False if no_zeroconf else None, **flags})
     listen = getattr(config, kind).uri
     try:
         with engines_of(kind):  # some engines import their packages only when they load
             asyncio.run(serve(config, listen))
+    except ServingFailed as err:
+        _LOGGER.exception("%s", err)
+        sys.exit(1)
     except (ValueError, *fatal) as err:
         _LOGGER.error("%s", err)
         sys.exit(2)

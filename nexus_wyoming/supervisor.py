@@ -51,6 +51,7 @@ class Supervisor:
         return self.exit_code
 
     async def _keep_running(self, child: Child) -> None:
+        first_start = True
         while not self._stopping.is_set():
             started = time.monotonic()
             try:
@@ -60,11 +61,12 @@ class Supervisor:
                 code = f"start failure ({err})"
             if self._stopping.is_set():
                 return
-            if code == CONFIG_ERROR:
+            if code == CONFIG_ERROR and first_start:  # later, the others must not go down with it
                 _LOGGER.error("%s server refused its configuration; stopping everything", child.kind)
                 self.exit_code = CONFIG_ERROR
                 self._stopping.set()
                 return
+            first_start = False
             if time.monotonic() - started > _HEALTHY_AFTER_S:
                 child.backoff_s = 1.0
             _LOGGER.error("%s server exited with code %s; restarting in %.0f s", child.kind, code, child.backoff_s)

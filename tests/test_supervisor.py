@@ -101,3 +101,66 @@ def test_metrics_port_is_fixed_by_server_kind_whatever_only_starts(tmp_path, mon
     for kind, argv in started.items():  # each page reads its siblings: the others' ports, in start order
         peers = ",".join(f":{port}" for other, port in ports.items() if other != kind)
         assert value(argv, "--status-peers") == (peers or None)
+
+
+def flaky_child(tmp_path, codes: list[int]) -> list[str]:
+    """A child that exits with the next of `codes` each time it starts (the last one repeats)."""
+    runs = tmp_path / "runs"
+    script = (f"import pathlib, sys, time; p = pathlib.Path({str(runs)!r}); n = len(p.read_text()) "
+              f"if p.exists() else 0; p.write_text('x' * (n + 1)); time.sleep(0.1); "
+              f"sys.exit({codes!r}[min(n, {len(codes) - 1})])")
+    return [sys.executable, "-c", script]
+
+
+async def supervise(argv: list[str], until_runs: int, runs_file) -> tuple[int, bool]:
+    """Run a one-child supervisor until the child started `until_runs` times (or it stopped itself)."""
+    import asyncio
+
+    from nexus_wyoming.supervisor import Supervisor
+
+    supervisor = Supervisor(["tts"], [], max_backoff_s=0.05)
+    supervisor.children[0].argv = argv
+    supervisor.children[0].backoff_s = 0.05
+    runner = asyncio.create_task(supervisor.run())
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if runner.done() or (runs_file.exists() and len(runs_file.read_text()) >= until_runs):
+            break
+    stopped_itself = runner.done()
+    supervisor._stopping.set()
+    return await asyncio.wait_for(runner, 10), stopped_itself
+
+
+async def test_a_config_error_at_the_first_start_stops_everything(tmp_path):
+    code, stopped_itself = await supervise(flaky_child(tmp_path, [2]), 3, tmp_path / "runs")
+    assert (code, stopped_itself) == (2, True)
+    assert len((tmp_path / "runs").read_text()) == 1
+
+
+async def test_a_server_failing_later_is_restarted_alone(tmp_path):
+    """It ran, crashed, then refused to start once: the others stay up, it keeps being retried."""
+    code, stopped_itself = await supervise(flaky_child(tmp_path, [1, 2, 2, 0]), 4, tmp_path / "runs")
+    assert (code, stopped_itself) == (0, False)
+    assert len((tmp_path / "runs").read_text()) >= 4
+
+
+def test_an_error_while_serving_exits_1_not_2(tmp_path, monkeypatch):
+    """ValueError, SttError, TtsError after the port opened: exit 1, so `serve` restarts that server alone."""
+    from nexus_wyoming import cli
+    from nexus_wyoming.config import Config
+    from nexus_wyoming.protocol import runner
+    from nexus_wyoming.protocol.server import WyomingServer
+    from nexus_wyoming.tts.engine import TtsError
+
+    async def broken(self, drain_signals=True):
+        raise TtsError("engine vanished")
+
+    monkeypatch.setattr(WyomingServer, "serve_until_stopped", broken)
+
+    async def serve(config: Config, uri: str) -> None:
+        await runner.run_server(config, "tts", uri, lambda connection: None)
+
+    with pytest.raises(SystemExit) as exited:
+        cli.run_server_command("tts", "tcp://127.0.0.1:0", None, True, serve, (TtsError,),
+                               data_dir=str(tmp_path))
+    assert exited.value.code == 1

@@ -14,6 +14,10 @@ from .server import HandlerFactory, WyomingServer
 _LOGGER = logging.getLogger(__name__)
 
 
+class ServingFailed(RuntimeError):
+    """The server broke after it started listening: not a configuration error, so restart it alone."""
+
+
 async def run_server(
     config: Config,
     kind: str,
@@ -35,7 +39,10 @@ async def run_server(
         if config.zeroconf and address.scheme == "tcp":
             name = config.zeroconf_name or f"nexus-{kind}-{socket.gethostname()}"
             ad = await advertise(name, address.port, address.host)
-        await server.serve_until_stopped()
+        try:
+            await server.serve_until_stopped()
+        except Exception as err:
+            raise ServingFailed(f"{kind} server failed while serving: {type(err).__name__}: {err}") from err
     finally:
         if ad is not None:
             await ad.stop()
