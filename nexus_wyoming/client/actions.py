@@ -52,7 +52,7 @@ async def describe(uri: str, timeout: float = DEFAULT_TIMEOUT_S) -> Result:
     try:
         await client.send(Describe().event())
         while True:
-            event = await client.read("info")
+            event = await client.expect("info")
             if event.type == "info":
                 result.mark("info", client.clock())
                 result.values["info"] = event.data
@@ -173,7 +173,7 @@ async def _collect_audio(client: ClientConnection, result: Result, until: str, p
     parts: list[bytes] = []
     rate = 0
     while True:
-        event = await (client.receive(until) if patient and not parts else client.read(until))
+        event = await (client.receive(until) if patient and not parts else client.expect(until))
         if AudioStart.is_type(event.type):
             rate = rate or AudioStart.from_event(event).rate
         elif AudioChunk.is_type(event.type):
@@ -205,7 +205,7 @@ async def handle(uri: str, text: str, device_id: Optional[str] = None, conversat
         await client.send(Transcript(text=text, context=context or None, language=language).event())
         streaming, waiting_for = False, "handled"
         while True:
-            event = await client.read(waiting_for)
+            event = await client.expect(waiting_for)
             if event.type == "handled-start":
                 streaming = True
             elif event.type == "handled-chunk":

@@ -1,7 +1,8 @@
 """One client connection, read through our bounded reader so a broken server can't hurt us.
 
-Every failure becomes a one-line ClientError naming the server: refused, unknown host,
-silence past the deadline, or a reply that is not Wyoming at all (an HTTP port).
+For the CLI every failure is a one-line ClientError naming the server: refused, unknown
+host, silence past the deadline, or a reply that is not Wyoming at all (an HTTP port).
+`read` stays raw for callers that tell these apart themselves (the satellite).
 """
 
 import asyncio
@@ -9,7 +10,7 @@ import dataclasses
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, TypeVar
+from typing import Awaitable, Optional, TypeVar
 
 from wyoming.event import Event
 
@@ -31,6 +32,14 @@ T = TypeVar("T")
 
 class ClientError(Exception):
     """Why a client command cannot go on, in one line for the user."""
+
+
+class Unreachable(ClientError, OSError):
+    """No connection (refused, unknown host, no answer in time); an OSError, as callers expect."""
+
+
+class ServerGone(ClientError, ClientGone):
+    """The server closed the connection or stopped reading while we sent."""
 
 
 def parse_uri(uri: str) -> ListenAddress:
@@ -77,13 +86,13 @@ class ClientConnection:
                 else:
                     reader, writer = await asyncio.open_connection(address.host, address.port, limit=limits.max_header_bytes)
         except TimeoutError:
-            raise ClientError(f"{uri}: no connection within {timeout:g} s (see --timeout)") from None
+            raise Unreachable(f"{uri}: no connection within {timeout:g} s (see --timeout)") from None
         except ConnectionRefusedError:
-            raise ClientError(f"{uri}: connection refused (is the server running, on this port?)") from None
+            raise Unreachable(f"{uri}: connection refused (is the server running, on this port?)") from None
         except (socket.gaierror, UnicodeError):  # no such name, or one that cannot even be encoded
-            raise ClientError(f"{uri}: unknown host {address.host!r}") from None
+            raise Unreachable(f"{uri}: unknown host {address.host!r}") from None
         except OSError as err:
-            raise ClientError(f"{uri}: cannot connect ({err.strerror or err})") from None
+            raise Unreachable(f"{uri}: cannot connect ({err.strerror or err})") from None
         return ClientConnection(uri, _HeaderTap(reader), Connection(writer, limits), timeout)
 
     def clock(self) -> float:
@@ -95,9 +104,14 @@ class ClientConnection:
         try:
             await self.connection.write_event(event)
         except ClientGone:
-            raise ClientError(f"{self.uri}: the server closed the connection or stopped reading") from None
+            raise ServerGone(f"{self.uri}: the server closed the connection or stopped reading") from None
 
-    async def read(self, waiting_for: str) -> Event:
+    async def read(self, timeout: Optional[float] = 60.0) -> Optional[Event]:
+        """Next event, or None when the server closed the connection; ProtocolError on garbage."""
+        async with asyncio.timeout(timeout):
+            return await read_event(self.tap, CLIENT_LIMITS)  # type: ignore[arg-type]  # reads like one
+
+    async def expect(self, waiting_for: str) -> Event:
         """Next event within the deadline; `waiting_for` names it in the error."""
         return await self.within(self.receive(waiting_for), waiting_for)
 
@@ -112,7 +126,7 @@ class ClientConnection:
     async def receive(self, waiting_for: str) -> Event:
         """Next event, however long it takes; an `error` event, a close or garbage raise."""
         try:
-            event = await read_event(self.tap, CLIENT_LIMITS)  # type: ignore[arg-type]  # reads like one
+            event = await self.read(timeout=None)
         except ProtocolError as err:
             raise ClientError(self._not_wyoming(err)) from None
         except ConnectionError:

@@ -58,7 +58,7 @@ async def _relay(agent: ClientConnection, speaker: ClientConnection, result: Res
     """Forward each handled sentence to TTS; returns the full reply text."""
     streamed = ""
     while True:
-        event = await agent.read("handled")
+        event = await agent.expect("handled")
         if event.type == "handled-chunk":
             result.mark("intent first sentence", agent.clock() + offset)
             text = str(event.data.get("text", ""))
