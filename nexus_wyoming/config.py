@@ -38,7 +38,10 @@ class Limits:
     max_data_bytes: int = setting(1024 * 1024, minimum=0, maximum=64 * 1024 * 1024)
     max_payload_bytes: int = setting(4 * 1024 * 1024, minimum=0, maximum=256 * 1024 * 1024)
     max_connections: int = setting(64, minimum=1, maximum=100_000)
-    idle_timeout_s: float = setting(300.0, minimum=0.1)
+    max_connections_per_peer: int = setting(16, minimum=1, maximum=100_000)  # one host cannot take them all
+    first_event_timeout_s: float = setting(10.0, minimum=0.1, maximum=3600.0)  # a socket that says nothing
+    idle_timeout_s: float = setting(60.0, minimum=0.1, maximum=86400.0)
+    write_stall_s: float = setting(5.0, minimum=0.1, maximum=3600.0)
     drain_timeout_s: float = setting(10.0, minimum=0.0)
 
 

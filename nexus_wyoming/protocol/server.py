@@ -1,5 +1,6 @@
-"""A Wyoming server that survives its clients: bounded reads, connection cap, idle
-timeout, one log line per dropped client, and a draining stop on SIGTERM.
+"""A Wyoming server that survives its clients: bounded reads, connection caps (in all and
+per peer address), first-event and idle timeouts, throttled log lines about clients, and
+a draining stop on SIGTERM.
 
 A server author writes one `EventHandler.handle_event` (as with `wyoming.server`);
 this module owns sockets, limits and shutdown.
@@ -19,9 +20,11 @@ from wyoming.error import Error
 from wyoming.event import Event
 
 from ..config import Limits
+from ..throttle import ThrottledLog
 from .reader import ProtocolError, read_event
 
 _LOGGER = logging.getLogger(__name__)
+_CLIENT_LOG = ThrottledLog(_LOGGER)  # lines a client can cause: at most one per peer and minute
 _DISCONNECTS = (ConnectionError, BrokenPipeError, asyncio.IncompleteReadError)
 _WIRE_VERSION = "1.10.2"
 
@@ -69,6 +72,7 @@ class Connection:
         self.limits = limits
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "local")
+        self.peer_host = str(peer[0]) if isinstance(peer, tuple) else "local"
 
     async def write_event(self, event: Event) -> None:
         """Send one event; raise ClientGone if the client went away or stopped reading."""
@@ -82,10 +86,19 @@ class Connection:
             raise ClientGone(self.peer)
         self.writer.write(json.dumps(header).encode() + b"\n" + data + (event.payload or b""))
         try:
-            async with asyncio.timeout(self.limits.idle_timeout_s):
+            async with asyncio.timeout(self.limits.write_stall_s):
                 await self.writer.drain()
-        except (*_DISCONNECTS, TimeoutError) as err:
+        except TimeoutError as err:
+            # It reads nothing: drop it now (a graceful close would wait for it to read).
+            _LOGGER.info("client %s stopped reading for %g s; dropping it", self.peer, self.limits.write_stall_s)
+            self.writer.transport.abort()
             raise ClientGone(self.peer) from err
+        except _DISCONNECTS as err:
+            raise ClientGone(self.peer) from err
+
+    def close(self) -> None:
+        """End the connection once what was written is sent; our reader then sees its end."""
+        self.writer.close()
 
 
 class EventHandler(ABC):
@@ -106,6 +119,9 @@ class EventHandler(ABC):
         """True while a request spans several events (a stream): shutdown waits for it."""
         return False
 
+    def stopping(self) -> None:
+        """Shutdown began while busy: wrap up the request promptly and end it cleanly."""
+
     async def disconnect(self) -> None:
         """Release what this connection holds; called once when it ends."""
 
@@ -122,7 +138,8 @@ class WyomingServer:
         self.limits = limits
         self.name = name
         self._server: Optional[asyncio.AbstractServer] = None
-        self._tasks: dict[asyncio.Task, Callable[[], bool]] = {}
+        self._tasks: dict[asyncio.Task, tuple[EventHandler, Callable[[], bool]]] = {}
+        self._per_peer: dict[str, int] = {}
         self._stopping = asyncio.Event()
 
     async def start(self) -> ListenAddress:
@@ -161,9 +178,10 @@ class WyomingServer:
         assert self._server is not None
         self._server.close()
         busy = 0
-        for task, is_busy in list(self._tasks.items()):
+        for task, (handler, is_busy) in list(self._tasks.items()):
             if is_busy():
                 busy += 1
+                handler.stopping()
             else:
                 task.cancel()
         pending = list(self._tasks)
@@ -175,10 +193,21 @@ class WyomingServer:
             await asyncio.gather(*late, return_exceptions=True)
         _LOGGER.info("%s stopped", self.name)
 
+    def _refusal(self, connection: Connection) -> Optional[str]:
+        """Why this connection cannot be served now, or None."""
+        if self._stopping.is_set():
+            return "shutting down"
+        if len(self._tasks) >= self.limits.max_connections:
+            return f"{len(self._tasks)} connections open"
+        if self._per_peer.get(connection.peer_host, 0) >= self.limits.max_connections_per_peer:
+            return f"{self.limits.max_connections_per_peer} connections open from {connection.peer_host}"
+        return None
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = Connection(writer, self.limits)
-        if len(self._tasks) >= self.limits.max_connections or self._stopping.is_set():
-            _LOGGER.warning("refusing %s: %d connections open", connection.peer, len(self._tasks))
+        refusal = self._refusal(connection)
+        if refusal is not None:
+            _CLIENT_LOG.warning(f"refused {connection.peer_host}", "refusing %s: %s", connection.peer, refusal)
             with contextlib.suppress(ClientGone):
                 await connection.write_event(Error("server busy, try again", "busy").event())
             writer.close()
@@ -187,26 +216,32 @@ class WyomingServer:
         assert task is not None
         handler = self.handler_factory(connection)
         in_event = [False]
-        self._tasks[task] = lambda: in_event[0] or handler.busy()
+        self._tasks[task] = (handler, lambda: in_event[0] or handler.busy())
+        self._per_peer[connection.peer_host] = self._per_peer.get(connection.peer_host, 0) + 1
         try:
             await self._serve(reader, connection, handler, in_event)
         except asyncio.CancelledError:
             _LOGGER.debug("connection %s cancelled", connection.peer)
         finally:
             self._tasks.pop(task, None)
+            left = self._per_peer.pop(connection.peer_host) - 1
+            if left:
+                self._per_peer[connection.peer_host] = left
             with contextlib.suppress(Exception):
                 await handler.disconnect()
             writer.close()
 
     async def _serve(self, reader, connection: Connection, handler: EventHandler, in_event: list) -> None:
+        timeout = self.limits.first_event_timeout_s
         try:
             while not (self._stopping.is_set() and not handler.busy()):
                 try:
-                    async with asyncio.timeout(self.limits.idle_timeout_s):
+                    async with asyncio.timeout(timeout):
                         event = await read_event(reader, self.limits)
                 except TimeoutError:
-                    _LOGGER.info("closing idle connection %s", connection.peer)
+                    _CLIENT_LOG.info(f"idle {connection.peer_host}", "closing idle connection %s", connection.peer)
                     return
+                timeout = self.limits.idle_timeout_s
                 if event is None:
                     return
                 in_event[0] = True
@@ -216,7 +251,7 @@ class WyomingServer:
                 finally:
                     in_event[0] = False
         except ProtocolError as err:
-            _LOGGER.warning("bad input from %s: %s", connection.peer, err.text)
+            _CLIENT_LOG.warning(f"bad input {connection.peer_host}", "bad input from %s: %s", connection.peer, err.text)
             with contextlib.suppress(ClientGone):
                 await connection.write_event(Error(err.text, err.code).event())
         except (ClientGone, *_DISCONNECTS):

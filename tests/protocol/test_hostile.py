@@ -186,11 +186,38 @@ async def test_connections_over_the_cap_are_refused(server):
     await assert_still_serving(server)
 
 
-@pytest.mark.parametrize("server", [{"NEXUS_LIMITS__IDLE_TIMEOUT_S": "0.5"}], indirect=True)
-async def test_idle_and_slowloris_connections_are_closed(server):
-    idle = await WyomingClient.connect(server.host, server.port)
+@pytest.mark.parametrize("server", [{"NEXUS_LIMITS__FIRST_EVENT_TIMEOUT_S": "0.5"}], indirect=True)
+async def test_silent_and_slowloris_connections_are_closed(server):
+    silent = await WyomingClient.connect(server.host, server.port)
     slow = await WyomingClient.connect(server.host, server.port)
     await slow.send_raw(b'{"type": "synth')  # half a header, then nothing
-    assert await idle.closed(timeout=5)
+    assert await silent.closed(timeout=5)
     assert await slow.closed(timeout=5)
+    await assert_still_serving(server)
+
+
+@pytest.mark.parametrize("server", [{"NEXUS_LIMITS__IDLE_TIMEOUT_S": "0.5"}], indirect=True)
+async def test_a_connection_idle_after_a_request_is_closed(server):
+    client = await WyomingClient.connect(server.host, server.port)
+    await client.send(Synthesize(text="Then nothing.").event())
+    await client.read_until("audio-stop", timeout=20)
+    assert await client.closed(timeout=5)
+
+
+async def test_one_host_cannot_take_every_connection(server):
+    """The default per-peer cap: 16 of 64; another address is still served, and the refusals log one line."""
+    held = [await WyomingClient.connect(server.host, server.port) for _ in range(16)]
+    await asyncio.sleep(0.2)
+    for _ in range(200):
+        extra = await WyomingClient.connect(server.host, server.port)
+        assert Error.from_event(await extra.read(timeout=10)).code == "busy"
+        await extra.close()
+    other = await WyomingClient.connect(server.host, server.port, source="127.0.0.2")
+    await other.send(Synthesize(text="Another host.").event())
+    assert (await other.read_until("audio-stop", timeout=20))[0].type == "audio-start"
+    await other.close()
+    assert server.log.count("refusing 127.0.0.1:") == 1, server.log[-2000:]
+    for client in held:
+        await client.close()
+    await asyncio.sleep(0.2)
     await assert_still_serving(server)

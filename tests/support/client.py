@@ -16,8 +16,10 @@ class WyomingClient:
     writer: asyncio.StreamWriter
 
     @staticmethod
-    async def connect(host: str, port: int) -> "WyomingClient":
-        reader, writer = await asyncio.open_connection(host, port, limit=16 * 1024 * 1024)
+    async def connect(host: str, port: int, source: Optional[str] = None) -> "WyomingClient":
+        """Connect, from the local address `source` when given (e.g. 127.0.0.2: another LAN host)."""
+        reader, writer = await asyncio.open_connection(host, port, limit=16 * 1024 * 1024,
+                                                       local_addr=(source, 0) if source else None)
         return WyomingClient(reader, writer)
 
     async def send(self, event: Event) -> None:
