@@ -5,7 +5,15 @@ from typing import AsyncIterator, Optional, Protocol
 
 
 class TtsError(Exception):
-    """An engine could not synthesize (bad key, network, unknown voice...)."""
+    """An engine could not synthesize (bad key, network, unusable answer...).
+
+    `retry_after_s` is the provider's own "try again in" (HTTP `retry-after`): the
+    fallback chain skips the engine that long instead of its usual cool-down.
+    """
+
+    def __init__(self, message: str, retry_after_s: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UnknownVoiceError(TtsError):

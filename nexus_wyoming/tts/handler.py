@@ -2,7 +2,9 @@
 
 Text is cut into sentences (streaming) and then into short synthesis units: the first
 unit is kept short so audio starts early, and no unit is long enough to blow up the
-voice model's memory.
+voice model's memory. Every request ends with `audio-stop` (a stream also with
+`synthesize-stopped`), also with nothing to say and at shutdown; text the server has
+no room for is refused with error `busy`.
 """
 
 import asyncio
@@ -10,7 +12,7 @@ import logging
 import time
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from wyoming.error import Error
 from wyoming.event import Event
@@ -23,9 +25,10 @@ from ..metrics import REGISTRY, RATIO_BUCKETS, log_request
 from ..protocol.server import Connection, EventHandler
 from ..status import BOARD
 from .engine import TtsEngine, TtsError, UnknownVoiceError, VoiceRequest
+from .scheduler import CURRENT_REQUEST, Busy, PendingText, Reservation, Turns
 from .sentences import SentenceBuffer, split_sentences
 from .speech import Speech, SpeechStats
-from .units import MIN_CLAUSE_CHARS, split_units
+from .units import MIN_CLAUSE_CHARS, speakable, split_units
 
 _LOGGER = logging.getLogger(__name__)
 _FIRST_AUDIO = REGISTRY.histogram("nexus_tts_first_audio_seconds", "Request to first audio chunk")
@@ -72,8 +75,9 @@ class _Stream:
     context: Optional[dict]
     sentences: SentenceBuffer
     queue: asyncio.Queue
-    worker: asyncio.Task
     stats: SpeechStats
+    reservation: Reservation
+    worker: Optional[asyncio.Task] = None
     chars: int = 0
     queued: bool = False
 
@@ -81,26 +85,38 @@ class _Stream:
 class TtsHandler(EventHandler):
     """Serves one client connection."""
 
-    def __init__(self, connection: Connection, engine: TtsEngine, settings: TtsSettings, info: Event) -> None:
+    def __init__(self, connection: Connection, engine: TtsEngine, settings: TtsSettings, info: Event,
+                 pending: PendingText) -> None:
         super().__init__(connection)
         self.engine = engine
         self.settings = settings
         self.info = info
+        self.pending = pending
         self.stream: Optional[_Stream] = None
+        self._wrapping_up = False
 
     def busy(self) -> bool:
         return self.stream is not None
+
+    def stopping(self) -> None:
+        """Shutdown: end after the unit being spoken, with audio-stop (and synthesize-stopped)."""
+        self._wrapping_up = True
+        if self.stream is not None:
+            self.stream.queue.put_nowait(None)  # wakes an idle stream worker
 
     async def handle_event(self, event: Event) -> bool:
         try:
             return await self._dispatch(event)
         except BadRequest as err:
-            _ERRORS.inc(code=err.code)
-            _LOGGER.info("refused request from %s: %s", self.connection.peer, err)
-            if err.code == "synthesis-failed":  # ours, not the client's: the status page shows it
-                BOARD.record("tts", ok=False, error=err.code)
-            await self.write_event(Error(str(err), err.code).event())
+            await self._refuse(err)
             return True
+
+    async def _refuse(self, err: BadRequest) -> None:
+        _ERRORS.inc(code=err.code)
+        _LOGGER.info("refused request from %s: %s", self.connection.peer, err)
+        if err.code in ("synthesis-failed", "busy"):  # ours, not the client's: the status page shows it
+            BOARD.record("tts", ok=False, error=err.code)
+        await self.write_event(Error(str(err), err.code).event())
 
     async def _dispatch(self, event: Event) -> bool:
         if Describe.is_type(event.type):
@@ -125,21 +141,25 @@ class TtsHandler(EventHandler):
             raise BadRequest("text is empty", "empty-text")
         if len(text) > self.settings.max_text_chars:
             raise BadRequest(f"text has {len(text)} characters; the limit is {self.settings.max_text_chars}", "too-long")
+        reservation = Reservation(self.pending)
+        _reserve(reservation, len(text))
+        CURRENT_REQUEST.set(Turns())
         stats = SpeechStats()
-        speech = Speech(self.write_event, self.settings.samples_per_chunk, stats)
-        await self._speak(speech, self._units(split_sentences(text), first=True), voice)
-        await speech.finish()
+        try:
+            speech = Speech(self.write_event, self.settings.samples_per_chunk, stats)
+            await self._speak(speech, self._units(split_sentences(text), True, reservation), voice)
+        finally:
+            reservation.close()
         self._record("synthesize", stats, data.get("context"), voice)
 
     async def _start_stream(self, data: dict[str, Any]) -> None:
         if self.stream is not None:
             raise BadRequest("a synthesize stream is already open", "stream-open")
         voice = voice_request(data)
-        queue: asyncio.Queue = asyncio.Queue()
-        stats = SpeechStats()
-        worker = asyncio.create_task(self._speak_stream(queue, voice, stats))
         context = data.get("context") if isinstance(data.get("context"), dict) else None
-        self.stream = _Stream(voice, context, SentenceBuffer(), queue, worker, stats)
+        stream = _Stream(voice, context, SentenceBuffer(), asyncio.Queue(), SpeechStats(), Reservation(self.pending))
+        stream.worker = asyncio.create_task(self._speak_stream(stream))
+        self.stream = stream
 
     async def _stream_text(self, data: dict[str, Any]) -> None:
         stream = self.stream
@@ -152,6 +172,11 @@ class TtsHandler(EventHandler):
         if stream.chars > self.settings.max_text_chars:
             await self._abort_stream()
             raise BadRequest(f"streamed text exceeds {self.settings.max_text_chars} characters", "too-long")
+        try:
+            _reserve(stream.reservation, len(text))
+        except BadRequest:
+            await self._abort_stream()
+            raise
         sentences = stream.sentences.add(text)
         if not (sentences or stream.queued) and self.settings.first_unit_chars:
             opening = stream.sentences.take_opening(MIN_CLAUSE_CHARS, self.settings.first_unit_chars)
@@ -170,58 +195,74 @@ class TtsHandler(EventHandler):
             await stream.worker
         finally:
             self.stream = None
-        await self.write_event(SynthesizeStopped().event())
-        self._record("synthesize-stream", stream.stats, stream.context, stream.voice)
 
     @staticmethod
     def _enqueue(stream: _Stream, sentence: Optional[str]) -> None:
         """Queue a sentence (None ends the stream); re-raise if the worker died (client gone).
 
-        The queue needs no size limit: all it holds is text, capped by max_text_chars,
-        and reading on while synthesis runs is what lets us see limits and hang-ups.
+        The queue needs no size limit: all it holds is text, capped by max_text_chars
+        and by the server's PendingText, and reading on while synthesis runs is what
+        lets us see limits and hang-ups.
         """
         if stream.worker.done():
             stream.worker.result()
         stream.queue.put_nowait(sentence)
         stream.queued = True
 
-    async def _speak_stream(self, queue: asyncio.Queue, voice: VoiceRequest, stats: SpeechStats) -> None:
-        """Speak each sentence as its own audio block as soon as it is complete.
+    async def _speak_stream(self, stream: _Stream) -> None:
+        """Speak each sentence as its own audio block as soon as it is complete, then end the stream.
 
         After a failure the rest of the stream is read and dropped, so the client
-        gets one `error` and still its `synthesize-stopped`.
+        gets one `error` and still its `synthesize-stopped`. At shutdown the stream
+        ends after the unit being spoken, and so does the connection.
         """
-        first, failed = True, False
-        while (sentence := await queue.get()) is not None:
-            if failed:
-                continue
-            speech = Speech(self.write_event, self.settings.samples_per_chunk, stats)
-            try:
-                await self._speak(speech, self._units([sentence], first=first), voice)
-                await speech.finish()
-            except BadRequest as err:
-                failed = True
-                _ERRORS.inc(code=err.code)
-                if err.code == "synthesis-failed":
-                    stats.error = err.code
-                await self.write_event(Error(str(err), err.code).event())
-            first = False
+        CURRENT_REQUEST.set(Turns())
+        first, failed, stats = True, False, stream.stats
+        try:
+            while not self._wrapping_up and (sentence := await stream.queue.get()) is not None:
+                if failed or not speakable(sentence):
+                    stream.reservation.spend(len(sentence))
+                    continue
+                speech = Speech(self.write_event, self.settings.samples_per_chunk, stats)
+                failed = not await self._speak(speech, self._units([sentence], first, stream.reservation),
+                                               stream.voice)
+                first = False
+            if stats.blocks == 0:  # every stream ends with audio-stop, even with nothing to say
+                await Speech(self.write_event, self.settings.samples_per_chunk, stats).finish()
+            await self.write_event(SynthesizeStopped().event())
+        finally:
+            stream.reservation.close()
+        self._record("synthesize-stream", stats, stream.context, stream.voice)
+        if self._wrapping_up:
+            self.stream = None
+            self.connection.close()
 
-    async def _speak(self, speech: Speech, units, voice: VoiceRequest) -> None:
+    async def _speak(self, speech: Speech, units, voice: VoiceRequest) -> bool:
+        """Speak units as one block; False after an engine failure (told, block closed)."""
         try:
             await speech.speak(self.engine, units, voice)
-        except UnknownVoiceError as err:
+        except UnknownVoiceError as err:  # the first unit's: nothing was sent yet
             raise BadRequest(str(err), "unknown-voice") from err
         except TtsError as err:
             _LOGGER.error("synthesis failed for %s: %s", self.connection.peer, err)
-            raise BadRequest(f"synthesis failed: {err}", "synthesis-failed") from err
+            speech.stats.error = "synthesis-failed"
+            await self._refuse(BadRequest(f"synthesis failed: {err}", "synthesis-failed"))
+            await speech.close()
+            return False
+        await speech.finish()
+        return True
 
-    def _units(self, sentences: list[str], first: bool):
-        """Synthesis units, lazily, so a huge text is never split all at once."""
+    def _units(self, sentences: list[str], first: bool, reservation: Reservation) -> Iterator[str]:
+        """Speakable synthesis units, lazily (a huge text is never split at once); none after shutdown began."""
         for sentence in sentences:
             first_max = (self.settings.first_unit_chars or None) if first else None
-            yield from split_units(sentence, self.settings.max_unit_chars, first_max)
-            first = False
+            for unit in split_units(sentence, self.settings.max_unit_chars, first_max):
+                if self._wrapping_up:
+                    return
+                if speakable(unit):
+                    first = False
+                    yield unit
+                reservation.spend(len(unit))
 
     async def _abort_stream(self) -> None:
         if self.stream is not None:
@@ -259,6 +300,14 @@ class TtsHandler(EventHandler):
                      device=context.get("device_id") or context.get("satellite_id"), mode=kind,
                      fallbacks=max(len(stats.engines) - 1, 0), chars=stats.chars,
                      stages={"tts_first_audio": stats.first_audio_s * 1000 if stats.first_audio_s is not None else None})
+
+
+def _reserve(reservation: Reservation, chars: int) -> None:
+    """Take room for more text in the server's PendingText, or refuse the request as busy."""
+    try:
+        reservation.add(chars)
+    except Busy as err:
+        raise BadRequest(f"server busy: {err}; try again", "busy") from err
 
 
 def _short_str(value: Any) -> Optional[str]:

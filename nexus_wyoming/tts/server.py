@@ -1,7 +1,6 @@
 """Assembles the TTS server from settings: engines in fallback order, `info`, handler."""
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from wyoming.event import Event
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
@@ -13,12 +12,13 @@ from .engine import TtsEngine, TtsError
 from .engines.piper import PiperEngine
 from .fallback import FallbackEngine
 from .handler import TtsHandler
+from .scheduler import FairExecutor, PendingText
 
 _LOGGER = logging.getLogger(__name__)
 ATTRIBUTION = Attribution(name="Nexus Wyoming (voices: Piper)", url="https://github.com/OHF-Voice/piper1-gpl")
 
 
-def build_engines(config: Config, executor: ThreadPoolExecutor) -> list[TtsEngine]:
+def build_engines(config: Config, executor: FairExecutor) -> list[TtsEngine]:
     """The configured engines whose keys are set, in fallback order."""
     engines: list[TtsEngine] = []
     for name in config.tts.engines:
@@ -66,16 +66,18 @@ def info_event(engine: TtsEngine) -> Event:
 
 async def serve_tts(config: Config, uri: str) -> None:
     """Load the voices, then serve until stopped."""
-    executor = ThreadPoolExecutor(config.tts.max_parallel_syntheses, thread_name_prefix="tts")
+    tts = config.tts
+    executor = FairExecutor(tts.max_parallel_syntheses)
     engines = build_engines(config, executor)
     for engine in engines:
         if isinstance(engine, PiperEngine):
             await engine.start()
-    chain = FallbackEngine(engines, config.tts.first_audio_timeout_s)
+    chain = FallbackEngine(engines, tts.first_audio_timeout_s, tts.engine_cooldown_s, tts.chunk_stall_timeout_s)
     info = info_event(chain)
+    pending = PendingText(tts.max_pending_chars)
 
     async def close() -> None:
         await chain.close()
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown()
 
-    await run_server(config, "tts", uri, lambda conn: TtsHandler(conn, chain, config.tts, info), on_stop=close)
+    await run_server(config, "tts", uri, lambda conn: TtsHandler(conn, chain, tts, info, pending), on_stop=close)

@@ -2,6 +2,7 @@
 
 The first engine's audio fixes the stream format in `audio-start`; audio from a
 fallback engine at another rate is converted to it, so the client hears one stream.
+A block always ends with `audio-stop`, even with nothing to say: a client waits for it.
 """
 
 import time
@@ -17,6 +18,9 @@ from .engine import TtsAudio, TtsEngine, VoiceRequest
 
 WriteEvent = Callable[[Event], Awaitable[None]]
 
+#: The rate announced by a block with no samples when no audio fixed one (Piper's voices' rate).
+EMPTY_BLOCK_RATE = 22050
+
 
 @dataclass
 class SpeechStats:
@@ -28,6 +32,8 @@ class SpeechStats:
     synthesis_seconds: float = 0.0
     chars: int = 0
     engines: set[str] = field(default_factory=set)
+    blocks: int = 0  # audio-start … audio-stop blocks sent
+    rate: Optional[int] = None  # of the last block, for an empty one after it
     error: Optional[str] = None  # a synthesis failure a stream's client was told of, for the status page
 
     @property
@@ -65,14 +71,25 @@ class Speech:
                     began = time.perf_counter()
 
     async def finish(self) -> None:
-        """Close the block if any audio was sent."""
+        """End the block with `audio-stop`; one without samples if nothing was said."""
+        if self.rate is None:
+            await self._start(self.stats.rate or EMPTY_BLOCK_RATE)
+        await self.close()
+
+    async def close(self) -> None:
+        """End the block if it started (after a failure): no client is left mid-stream."""
         if self.rate is not None:
+            self.rate = None
             await self.write(AudioStop().event())
+
+    async def _start(self, rate: int) -> None:
+        self.rate = self.stats.rate = rate
+        self.stats.blocks += 1
+        await self.write(AudioStart(rate=rate, width=2, channels=1).event())
 
     async def _send(self, piece: TtsAudio) -> None:
         if self.rate is None:
-            self.rate = piece.rate
-            await self.write(AudioStart(rate=self.rate, width=2, channels=1).event())
+            await self._start(piece.rate)
         audio = piece.audio
         source = PcmFormat(piece.rate, piece.width, piece.channels)
         if source != PcmFormat(self.rate):

@@ -13,6 +13,7 @@ a word longer than the limit comes back in pieces.
 """
 
 import re
+import unicodedata
 
 #: A clause boundary is only used if the unit it ends has at least this many characters;
 #: a shorter one ("Well,") is cut at a word instead, which sounds less choppy.
@@ -54,3 +55,12 @@ def _cut(text: str, pos: int, cap: int, max_chars: int) -> tuple[int, int]:
     if space != -1:
         return space, space + 1
     return pos + cap, pos + cap
+
+
+def speakable(text: str) -> bool:
+    """Whether text has anything a voice can say: a letter, digit or symbol (`$`, `%`).
+
+    Punctuation alone ("...", "—", "()") gives an engine nothing to say: Piper answers
+    no audio at all, a cloud engine an empty answer that would count as its failure.
+    """
+    return any(unicodedata.category(ch)[0] in "LNS" for ch in text)

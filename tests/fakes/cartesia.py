@@ -5,6 +5,10 @@ Use: `async with FakeCartesia() as fake:` then point an engine at `fake.url` wit
 arrived. Switches simulate failures: a wrong key (401 at the handshake),
 `error_after_chunks`, `close_after_chunks` (abrupt TCP close), `first_chunk_delay_s`,
 `silent` (never answers) and `drop_connections()` (server-side close, e.g. idle).
+Provider faults: `hang_handshake` (TCP accepted, no HTTP answer), `handshake_status`
+(with `retry_after` as its `retry-after` header), `garbage` (frames that are not JSON),
+`empty` (`done` without audio), `binary` (audio as binary frames, not JSON chunks) and
+`stall_after_chunks` (audio stops, the context stays open). `reset()` clears them.
 """
 
 import asyncio
@@ -47,6 +51,13 @@ class FakeCartesia:
     error_after_chunks: Optional[int] = None
     close_after_chunks: Optional[int] = None
     silent: bool = False
+    hang_handshake: bool = False
+    handshake_status: Optional[int] = None
+    retry_after: Optional[str] = None
+    garbage: bool = False
+    empty: bool = False
+    binary: bool = False
+    stall_after_chunks: Optional[int] = None
     url: str = ""
     handshakes: list[Handshake] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -66,15 +77,29 @@ class FakeCartesia:
         self._server.close()
         await self._server.wait_closed()
 
+    def reset(self) -> None:
+        """A healthy provider again: every failure switch off."""
+        self.error_after_chunks = self.close_after_chunks = self.handshake_status = None
+        self.retry_after = self.stall_after_chunks = None
+        self.silent = self.hang_handshake = self.garbage = self.empty = self.binary = False
+        self.first_chunk_delay_s = 0.0
+
     async def drop_connections(self) -> None:
         """Close every open connection from the server side, as an idle timeout would."""
         await asyncio.gather(*(ws.close(1001, "idle timeout") for ws in list(self._open)))
 
-    def _handshake(self, connection: ServerConnection, request: Request) -> Optional[Response]:
+    async def _handshake(self, connection: ServerConnection, request: Request) -> Optional[Response]:
         split = urlsplit(request.path)
         query = dict(parse_qsl(split.query))
         headers = {name.lower(): value for name, value in request.headers.raw_items()}
         self.handshakes.append(Handshake(split.path, query, headers))
+        if self.hang_handshake:
+            await asyncio.Event().wait()
+        if self.handshake_status is not None:
+            response = connection.respond(self.handshake_status, "Try again later\n")
+            if self.retry_after is not None:
+                response.headers["Retry-After"] = self.retry_after
+            return response
         if split.path != "/tts/websocket":
             return connection.respond(404, "Not Found\n")
         bearer = headers.get("authorization", "").removeprefix("Bearer ")
@@ -130,7 +155,15 @@ class FakeCartesia:
         step = self.chunk_samples * 2
         await asyncio.sleep(self.first_chunk_delay_s)
         try:
-            for index, start in enumerate(range(0, len(audio), step)):
+            if self.garbage:
+                await ws.send("<html><body>502 Bad Gateway</body></html>")
+                return
+            for index, start in enumerate(range(0, len(audio) if not self.empty else 0, step)):
+                if index == self.stall_after_chunks:
+                    await asyncio.Event().wait()
+                if self.binary:
+                    await ws.send(audio[start:start + step])
+                    continue
                 if index == self.error_after_chunks:
                     await ws.send(json.dumps(_error(version, context_id, 500, "internal_error",
                                                     "Internal error", "Generation failed.")))

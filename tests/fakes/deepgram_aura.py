@@ -3,8 +3,11 @@
 A minimal HTTP/1.1 server on asyncio streams with keep-alive. Use:
 `async with FakeAura() as fake:` then point an engine at `fake.url` with `fake.api_key`;
 `fake.requests` records each request with the client's port (to prove connection reuse).
-Switches: a wrong key (401), `fail_status` (e.g. 500), `first_byte_delay_s`,
-`close_after_bytes` (drops the socket mid-body), `silent` (never answers).
+Switches: a wrong key (401), `fail_status` (e.g. 500, with `retry_after` as its
+`retry-after` header), `first_byte_delay_s`, `close_after_bytes` (drops the socket
+mid-body), `silent` (never answers), `hang_after_headers`, `stall_after_bytes` (the
+body stops and the socket stays open), and `body` (a 200 with this body and
+`content_type` instead of audio: empty, an HTML page, garbage). `reset()` clears them.
 Text over 2000 characters is a 413, as documented.
 """
 
@@ -46,6 +49,11 @@ class FakeAura:
     first_byte_delay_s: float = 0.0
     close_after_bytes: Optional[int] = None
     silent: bool = False
+    retry_after: Optional[str] = None
+    hang_after_headers: bool = False
+    stall_after_bytes: Optional[int] = None
+    body: Optional[bytes] = None
+    content_type: str = "application/octet-stream"
     url: str = ""
     requests: list[SpeakRequest] = field(default_factory=list)
     _server: Optional[asyncio.Server] = None
@@ -63,6 +71,13 @@ class FakeAura:
         for writer in list(self._writers):
             writer.transport.abort()
         await self._server.wait_closed()
+
+    def reset(self) -> None:
+        """A healthy provider again: every failure switch off."""
+        self.fail_status = self.close_after_bytes = self.retry_after = self.stall_after_bytes = self.body = None
+        self.silent = self.hang_after_headers = False
+        self.first_byte_delay_s = 0.0
+        self.content_type = "application/octet-stream"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -87,9 +102,16 @@ class FakeAura:
         except _Rejected as err:
             body = json.dumps({"err_code": err.code, "err_msg": err.message,
                                "request_id": str(uuid.uuid4())}).encode()
-            write_head(writer, err.status, {"content-type": "application/json",
-                                             "content-length": str(len(body))})
+            headers = {"content-type": "application/json", "content-length": str(len(body))}
+            if self.retry_after is not None:
+                headers["retry-after"] = self.retry_after
+            write_head(writer, err.status, headers)
             writer.write(body)
+            await writer.drain()
+            return True
+        if self.body is not None:
+            write_head(writer, 200, {"content-type": self.content_type, "content-length": str(len(self.body))})
+            writer.write(self.body)
             await writer.drain()
             return True
         audio = tone(text, rate)
@@ -99,7 +121,12 @@ class FakeAura:
         write_head(writer, 200, {"content-type": "audio/wav" if container == "wav" else "application/octet-stream",
                                   "transfer-encoding": "chunked", "dg-request-id": str(uuid.uuid4()),
                                   "dg-model-name": request.query.get("model", ""), "dg-char-count": str(len(text))})
+        if self.hang_after_headers:
+            await writer.drain()
+            await asyncio.Event().wait()
         for start in range(0, len(audio), self.chunk_bytes):
+            if self.stall_after_bytes is not None and start >= self.stall_after_bytes:
+                await asyncio.Event().wait()
             if self.close_after_bytes is not None and start >= self.close_after_bytes:
                 writer.transport.abort()
                 return False

@@ -19,6 +19,7 @@ class FakeEngine:
     """A TtsEngine whose behaviour is set per test; it records how each stream ended.
 
     behaviour: "ok" | "tts-error" | "os-error" | "unknown-voice" | "hang" | "slow" | "fail-after-first"
+    | "stall-after-first" | "rate-limited" (a TtsError with retry-after `delay_s`)
     """
 
     def __init__(self, name: str, behaviour: str = "ok", pieces: int = 3, voices=("default",),
@@ -50,11 +51,15 @@ class FakeEngine:
                 await asyncio.Event().wait()
             if self.behaviour == "slow":
                 await asyncio.sleep(self.delay_s)
+            if self.behaviour == "rate-limited":
+                raise TtsError(f"{self.name}: HTTP 429", retry_after_s=self.delay_s)
             for index in range(self.pieces):
                 self.yielded += 1
                 yield TtsAudio(audio=f"{self.name}:{text}:{index}".encode(), rate=self.rate)
                 if self.behaviour == "fail-after-first":
                     raise TtsError(f"{self.name} broke mid-stream")
+                if self.behaviour == "stall-after-first":
+                    await asyncio.sleep(self.delay_s)
                 await asyncio.sleep(0)
         except GeneratorExit:
             self.endings.append("aclose")
@@ -158,15 +163,41 @@ async def test_failure_of_the_last_engine_propagates(behaviour, error):
         await collect(FallbackEngine([a, b], TIMEOUT))
 
 
-async def test_failure_after_first_audio_hands_the_whole_unit_to_the_next_engine():
-    # Nothing lost: the successor speaks the unit again from its start.
+async def test_failure_after_first_audio_ends_the_unit_and_the_next_unit_goes_to_the_successor():
+    # Never heard twice: what was spoken stays, the rest of this unit is dropped.
     a, b = FakeEngine("a-mid", "fail-after-first"), FakeEngine("b-mid")
+    chain = FallbackEngine([a, b], TIMEOUT)
     before = fallbacks(a.name)
-    received = [piece async for piece in FallbackEngine([a, b], TIMEOUT).synthesize("Hi.", DEFAULT)]
-    assert received[0].audio == b"a-mid:Hi.:0" and received[0].engine == "a-mid"
-    assert [p.engine for p in received[1:]] == ["b-mid"] * (len(received) - 1) and len(received) > 1
-    assert b.calls == [("Hi.", DEFAULT)]
+    received = [piece async for piece in chain.synthesize("Hi.", DEFAULT)]
+    assert [(p.audio, p.engine) for p in received] == [(b"a-mid:Hi.:0", "a-mid")]
+    assert b.calls == []
     assert fallbacks(a.name) == before + 1
+    following = await collect(chain, "Next.")
+    assert {p.engine for p in following} == {"b-mid"} and len(a.calls) == 1
+
+
+async def test_a_stall_after_first_audio_counts_as_a_failure():
+    a = FakeEngine("a-stall", "stall-after-first", delay_s=5.0)
+    b = FakeEngine("b-stall")
+    chain = FallbackEngine([a, b], TIMEOUT, chunk_stall_timeout_s=0.2)
+    began = time.monotonic()
+    received = await collect(chain, "Hi.")
+    assert time.monotonic() - began < 1.0   # the stall budget, not the engine's 5 s gap
+    assert [p.audio for p in received] == [b"a-stall:Hi.:0"]
+    assert a.endings and a.endings[0] in ("cancelled", "aclose")
+    assert {p.engine for p in await collect(chain, "Next.")} == {"b-stall"}
+
+
+async def test_retry_after_of_a_provider_is_its_cooldown():
+    a = FakeEngine("a-429", "rate-limited", delay_s=0.3)   # retry after 0.3 s
+    b = FakeEngine("b-429")
+    chain = FallbackEngine([a, b], TIMEOUT, cooldown_s=60)
+    await collect(chain)
+    await collect(chain)
+    assert len(a.calls) == 1                  # skipped while its retry-after runs
+    await asyncio.sleep(0.35)
+    a.behaviour = "ok"
+    assert {p.engine for p in await collect(chain)} == {"a-429"}   # not the 60 s default
 
 
 async def test_failure_after_first_audio_of_the_last_engine_propagates():

@@ -3,6 +3,8 @@
 import asyncio
 import urllib.request
 
+import pytest
+
 from wyoming.audio import AudioStart
 from wyoming.error import Error
 from wyoming.info import Describe, Info
@@ -95,11 +97,13 @@ async def test_streaming_audio_starts_before_text_ends(tts_server):
     await client.close()
 
 
-async def test_empty_stream_just_stops(tts_server):
+async def test_empty_stream_ends_with_an_empty_block(tts_server):
+    # Every stream ends with audio-stop: a client waiting for it is never left hanging.
     client = await WyomingClient.connect(tts_server.host, tts_server.port)
     await client.send(SynthesizeStart().event())
     await client.send(SynthesizeStop().event())
-    assert [e.type for e in await client.read_until("synthesize-stopped")] == ["synthesize-stopped"]
+    events = await client.read_until("synthesize-stopped")
+    assert [e.type for e in events] == ["audio-start", "audio-stop", "synthesize-stopped"]
     await client.close()
 
 
@@ -163,3 +167,28 @@ async def test_streaming_speaks_the_first_clause_before_the_sentence_ends(tts_se
     streamed = sum(len(e.payload) for e in first + rest if e.type == "audio-chunk") / (2 * 22050)
     whole = audio_seconds(await synthesize(tts_server, "Well, I think the kitchen lights are on, but the hall is dark."))
     assert abs(streamed - whole) < 0.3 * whole
+
+
+@pytest.mark.parametrize("text", ["...", "-", ",", "—", "()", ". . ."])
+async def test_punctuation_alone_is_answered_with_an_empty_block(tts_server, text):
+    client = await WyomingClient.connect(tts_server.host, tts_server.port)
+    await client.send(Synthesize(text=text).event())
+    events = await client.read_until("audio-stop", timeout=5)  # promptly, not at the 300 s idle close
+    assert [e.type for e in events] == ["audio-start", "audio-stop"]
+    await client.close()
+
+
+async def test_stream_of_punctuation_alone_still_ends_with_audio_stop(tts_server):
+    client = await WyomingClient.connect(tts_server.host, tts_server.port)
+    await client.send(SynthesizeStart().event())
+    await client.send(SynthesizeChunk(text="... — ").event())
+    await client.send(SynthesizeChunk(text="(). ").event())
+    await client.send(SynthesizeStop().event())
+    events = await client.read_until("synthesize-stopped", timeout=5)
+    assert [e.type for e in events] == ["audio-start", "audio-stop", "synthesize-stopped"]
+    await client.close()
+
+
+async def test_punctuation_between_sentences_is_skipped(tts_server):
+    events = await synthesize(tts_server, "Hello. ... — Goodbye.")
+    assert [e.type for e in events].count("audio-start") == 1 and audio_seconds(events) > 0.5

@@ -7,7 +7,9 @@ from wyoming.audio import AudioStart
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
+from nexus_wyoming.tts.units import split_units
 from tests.conftest import tts_args
+from tests.fakes import tone
 from tests.fakes.cartesia import FakeCartesia
 from tests.fakes.deepgram_aura import FakeAura
 from tests.support.client import WyomingClient
@@ -85,14 +87,18 @@ async def test_both_clouds_failing_leaves_piper(tmp_path):
 
 
 async def test_cloud_breaking_mid_unit_gives_one_stream_in_its_format(tmp_path):
+    text = "This sentence starts in the cloud and ends at home."
+    first_unit = split_units(text, 100, 48)[0]  # "... ends at"; then "home."
     async with FakeCartesia(close_after_chunks=1) as cartesia, FakeAura() as aura:
         env = cloud_env(cartesia, aura, NEXUS_TTS__ENGINES="cartesia,piper", NEXUS_TTS__CARTESIA__SAMPLE_RATE="16000")
         server = await run_server(tmp_path, env)
         try:
-            start, audio = await speak(server, "This sentence starts in the cloud and ends at home.")
+            start, audio = await speak(server, text)
             assert start.rate == 16000  # Piper's 22050 Hz audio is converted into it
             assert server.wait_for_log(r'"engine": "cartesia,piper"')
+            heard = tone(first_unit, 16000)[:2 * cartesia.chunk_samples]
+            assert audio.startswith(heard)  # Cartesia's one chunk, then Piper goes on with "home."
             seconds = len(audio) / (2 * 16000)
-            assert 2.0 < seconds < 12.0
+            assert 0.3 < seconds < 1.5, seconds  # the first unit again would be 2 s more
         finally:
             server.stop()

@@ -5,6 +5,8 @@ Settings", "Errors"): `POST /v1/speak?model=...&encoding=linear16&sample_rate=..
 &container=none`, header `Authorization: Token <key>`, body `{"text": ...}`; raw PCM
 streams back in the body. Errors are JSON `{err_code, err_msg, request_id}` (some
 endpoints answer `{category, message, details}`); text over 2000 characters is a 413.
+A 200 is spoken only once it is audio (`PcmCheck`); a 429/503 `retry-after` is kept
+for the fallback chain's cool-down.
 """
 
 import json
@@ -14,9 +16,9 @@ from typing import AsyncIterator
 import httpx
 
 from ...config import AuraSettings
-from ...httpio import read_at_most
+from ...httpio import read_at_most, retry_after_s
 from ..engine import TtsAudio, TtsError, UnknownVoiceError, VoiceInfo, VoiceRequest
-from .pcm import SampleAligner
+from .pcm import PcmCheck, check_content_type
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,22 +54,27 @@ class AuraEngine:
             return
         rate = self._settings.sample_rate
         params = {"model": model, "encoding": "linear16", "sample_rate": rate, "container": "none"}
-        aligner = SampleAligner()
+        check = PcmCheck("Deepgram Aura", rate)
         try:
             async with self._client.stream("POST", self._settings.url, params=params,
                                            json={"text": text}) as response:
                 if not response.is_success:
-                    raise TtsError(self._redact(await _rejection(response)))
+                    raise TtsError(self._redact(await _rejection(response)),
+                                   retry_after_s(response.headers.get("retry-after")))
+                check_content_type("Deepgram Aura", response.headers.get("content-type"))
                 async for piece in response.aiter_bytes():
-                    audio = aligner.feed(piece)
+                    audio = check.feed(piece)
                     if audio:
                         yield TtsAudio(audio=audio, rate=rate)
+                audio = check.end()
+                if audio:
+                    yield TtsAudio(audio=audio, rate=rate)
         except httpx.TimeoutException as err:
             raise TtsError(f"Deepgram Aura timed out ({type(err).__name__})") from err
         except httpx.HTTPError as err:
             raise TtsError(self._redact(f"Deepgram Aura request failed: {type(err).__name__}: {err}")) from err
-        if aligner.leftover:
-            _LOGGER.warning("Deepgram Aura audio ended mid-sample; dropped %d byte(s)", aligner.leftover)
+        if check.leftover:
+            _LOGGER.warning("Deepgram Aura audio ended mid-sample; dropped %d byte(s)", check.leftover)
 
     async def close(self) -> None:
         """Close pooled connections."""

@@ -4,7 +4,9 @@ Wire format (docs.cartesia.ai, "Text to Speech (WebSocket)" and "API Errors"):
 connect to `wss://api.cartesia.ai/tts/websocket?cartesia_version=...` with header
 `X-API-Key`; send one JSON generation request per context; receive `chunk` (base64
 `data`), `timestamps`/`flush_done` (ignored here), then `done`, or an `error` with
-`done: true`. `{"context_id", "cancel": true}` stops a context.
+`done: true`. `{"context_id", "cancel": true}` stops a context. Audio is spoken only
+once it is clearly PCM (`PcmCheck`); a message that is not JSON breaks every context,
+and a refused handshake keeps its `retry-after` for the fallback chain's cool-down.
 """
 
 import asyncio
@@ -21,8 +23,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.protocol import State
 
 from ...config import CartesiaSettings
+from ...httpio import retry_after_s
 from ..engine import TtsAudio, TtsError, UnknownVoiceError, VoiceInfo, VoiceRequest
-from .pcm import SampleAligner
+from .pcm import PcmCheck
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,9 +72,11 @@ class _Connection:
         try:
             message = json.loads(raw)
         except ValueError:
-            _LOGGER.warning("Cartesia sent a message that is not JSON; ignored")
-            return
+            message = None
         if not isinstance(message, dict):
+            lost = TtsError(f"Cartesia sent a message that is not a JSON object ({type(raw).__name__})")
+            for queue in self.contexts.values():
+                queue.put_nowait(lost)
             return
         queue = self.contexts.get(message.get("context_id"))
         if queue is not None:
@@ -112,7 +117,7 @@ class CartesiaEngine:
         finished = False
         try:
             await conn.send(self._request(text, context_id))
-            aligner = SampleAligner()
+            check = PcmCheck("Cartesia", self._settings.sample_rate)
             while not finished:
                 message = await self._next(queue)
                 if isinstance(message, TtsError):
@@ -121,10 +126,11 @@ class CartesiaEngine:
                 finished = bool(message.get("done")) or message.get("type") in ("done", "error")
                 if message.get("type") == "error":
                     raise TtsError(_describe_error(message))
-                if message.get("type") == "chunk":
-                    audio = aligner.feed(_decode_chunk(message))
-                    if audio:
-                        yield TtsAudio(audio=audio, rate=self._settings.sample_rate)
+                audio = check.feed(_decode_chunk(message)) if message.get("type") == "chunk" else b""
+                if finished:
+                    audio += check.end()
+                if audio:
+                    yield TtsAudio(audio=audio, rate=self._settings.sample_rate)
         finally:
             del conn.contexts[context_id]
             if not finished and conn.is_open:
@@ -155,7 +161,8 @@ class CartesiaEngine:
             body = (err.response.body or b"").decode("utf-8", "replace").strip()[:200]
             hint = " (check the Cartesia API key)" if status in (401, 403) else ""
             raise TtsError(self._redact(
-                f"Cartesia refused the connection: HTTP {status}{hint}: {body or 'no details'}")) from err
+                f"Cartesia refused the connection: HTTP {status}{hint}: {body or 'no details'}"),
+                retry_after_s(err.response.headers.get("retry-after"))) from err
         except (OSError, TimeoutError, WebSocketException) as err:
             raise TtsError(self._redact(
                 f"cannot connect to Cartesia at {self._settings.url}: {type(err).__name__}: {err}")) from err

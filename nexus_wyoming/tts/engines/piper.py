@@ -9,7 +9,6 @@ import importlib.metadata
 import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import AsyncIterator, Optional
 
@@ -20,6 +19,7 @@ from piper.config import PiperConfig
 
 from ...config import PiperSettings
 from ..engine import TtsAudio, TtsError, UnknownVoiceError, VoiceInfo, VoiceRequest
+from ..scheduler import FairExecutor
 
 _LOGGER = logging.getLogger(__name__)
 _VOICE_PACKAGE_SUFFIX = "-piper-voice"
@@ -54,7 +54,7 @@ class PiperEngine:
 
     name = "piper"
 
-    def __init__(self, settings: PiperSettings, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, settings: PiperSettings, executor: FairExecutor) -> None:
         self.settings = settings
         self.executor = executor
         self.paths = find_voices(settings.voices_dir)
@@ -94,12 +94,11 @@ class PiperEngine:
         config = SynthesisConfig(
             speaker_id=self._speaker_id(loaded, voice.speaker), length_scale=self.settings.length_scale
         )
-        loop = asyncio.get_running_loop()
         # Phonemes and the first piece in one thread hop: the first audio is what a listener waits for.
-        pieces, audio = await loop.run_in_executor(self.executor, self._first_piece, loaded, text, config)
+        pieces, audio = await self.executor.run(self._first_piece, loaded, text, config)
         while audio is not None:
             yield TtsAudio(audio=audio, rate=loaded.config.sample_rate)
-            audio = await loop.run_in_executor(self.executor, _render, loaded, pieces.pop(0), config) if pieces else None
+            audio = await self.executor.run(_render, loaded, pieces.pop(0), config) if pieces else None
 
     async def close(self) -> None:
         """Drop loaded voices."""
@@ -109,11 +108,8 @@ class PiperEngine:
         async with self._loading:
             if name not in self._loaded:
                 _LOGGER.info("loading piper voice %s", name)
-                loop = asyncio.get_running_loop()
                 try:
-                    self._loaded[name] = await loop.run_in_executor(
-                        self.executor, _load, self.paths[name], self.settings.threads
-                    )
+                    self._loaded[name] = await self.executor.run(_load, self.paths[name], self.settings.threads)
                 except Exception as err:  # onnxruntime raises its own exception types
                     raise TtsError(f"cannot load piper voice {name}: {err}") from err
             return self._loaded[name]
