@@ -179,6 +179,10 @@ class SessionSettings:
     response_cache_entries: int = setting(1024, minimum=0, maximum=1_000_000)
     retry_max_s: float = setting(30.0, minimum=0.1, maximum=3600.0)
     contexts: Optional[dict[str, str]] = None
+    context_secret: Optional[str] = None  # when set, `nexus-update-context` must carry it
+    retention_days: float = setting(30.0, minimum=0.0, maximum=36500.0)  # 0 = keep forever
+    max_turns_per_device: int = setting(1000, minimum=0, maximum=10_000_000)  # 0 = no cap
+    retention_interval_s: float = setting(3600.0, minimum=1.0, maximum=7 * 86400.0)
 
 
 REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high"]
@@ -237,9 +241,14 @@ class IntentSettings:
     max_text_chars: int = setting(2000, minimum=1, maximum=100_000)
     timezone: Optional[str] = None  # IANA name for the time skills; None = the server's
     connect_timeout_s: float = setting(3.0, minimum=0.1, maximum=60.0)
-    first_token_timeout_s: float = setting(2.5, minimum=0.05, maximum=60.0)
+    first_token_timeout_s: float = setting(1.5, minimum=0.05, maximum=60.0)
+    token_stall_timeout_s: float = setting(1.5, minimum=0.05, maximum=300.0)
     stream_timeout_s: float = setting(15.0, minimum=0.1, maximum=300.0)
+    turn_budget_s: float = setting(3.0, minimum=0.1, maximum=300.0)
     max_reply_s: float = setting(60.0, minimum=1.0, maximum=600.0)
+    max_reply_chars: int = setting(2000, minimum=100, maximum=100_000)
+    max_turns_per_minute_per_peer: int = setting(30, minimum=0, maximum=100_000)  # 0 = no limit
+    max_paid_calls_per_minute_per_peer: int = setting(20, minimum=0, maximum=100_000)  # 0 = no limit
     provider_cooldown_s: float = setting(30.0, minimum=0.0, maximum=3600.0)
     search_keywords: list[str] = setting(SEARCH_KEYWORDS)
     groq: GroqSettings = field(default_factory=GroqSettings)

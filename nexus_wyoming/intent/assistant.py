@@ -5,9 +5,17 @@ an opening clause, so speech can start early) and ends with one `Final`: the who
 reply and whether it was handled. The turn is committed to the session store before
 the `Final` is yielded, so a reply the client has seen is never lost. This module
 knows nothing about Wyoming.
+
+Bounds: the LLM chain has `turn_budget_s` to produce a first sentence, else the turn
+is the spoken apology (`not-handled`, not stored, like every answer nothing could
+give); the whole reply has `max_reply_s`, `max_reply_chars` and the mode's
+`max_tokens`. Per peer, turns beyond `max_turns_per_minute_per_peer` get a spoken
+"busy" (`not-handled`, not stored), and paid calls (cloud LLM, web search) beyond
+`max_paid_calls_per_minute_per_peer` give way to the offline path.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -16,8 +24,7 @@ from typing import AsyncIterator, Mapping, Optional, Union
 
 from ..config import IntentSettings
 from ..sessions import USER, Session, SessionManager, cache_key, cacheable
-from ..tts.sentences import SentenceBuffer, split_sentences
-from ..tts.units import MIN_CLAUSE_CHARS
+from ..tts.sentences import split_sentences
 from .llm import LlmError, LlmProvider, LlmRequest
 from .modes import Mode, ModeBook
 from .prompt import build_messages
@@ -25,8 +32,9 @@ from .request import TurnRequest
 from .search.classifier import KeywordClassifier
 from .search.policy import SKIPPED, PendingSearch, SearchOutcome
 from .search.provider import SearchProvider
+from .ratelimit import RateLimiter
 from .skills.base import SkillContext, SkillRouter
-from .spoken import speakable
+from .spoken import SpokenReply
 from .turnlog import TurnStats
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,8 +45,8 @@ NO_MODEL = "I need an internet model for that, and none is configured."
 UNREACHABLE = "Sorry, I can't reach my language model right now. Please try again in a moment."
 NO_ANSWER = "Sorry, I don't have an answer for that."
 CUT_SHORT = "Sorry, I lost my connection there."
-#: The first chunk of a streamed reply is cut at a clause once it is this long, so speech starts early.
-FIRST_CHUNK_CHARS = 60
+BUSY = "I'm getting too many requests right now. Please try again in a minute."
+PAID_LIMIT = "I've asked my internet model too often just now. Please try again in a minute."
 
 
 @dataclass(frozen=True)
@@ -64,15 +72,19 @@ class Assistant:
 
     def __init__(self, settings: IntentSettings, book: ModeBook, chains: Mapping[str, LlmProvider],
                  skills: SkillRouter, sessions: SessionManager, search: Optional[SearchProvider] = None,
-                 timezone: Optional[tzinfo] = None) -> None:
+                 timezone: Optional[tzinfo] = None, offline: Optional[Mapping[str, LlmProvider]] = None) -> None:
         self.settings = settings
         self.book = book
         self.chains = chains
+        self.offline = offline or {}
+        """Per mode, the chain without paid providers: what a peer over its paid-call rate gets."""
         self.skills = skills
         self.sessions = sessions
         self.search = search
         self.classifier = KeywordClassifier(settings.search_keywords)
         self.timezone = timezone
+        self.turn_limit = RateLimiter(settings.max_turns_per_minute_per_peer)
+        self.paid_limit = RateLimiter(settings.max_paid_calls_per_minute_per_peer)
 
     def now(self) -> datetime:
         """The time for skills and the prompt, in the configured zone."""
@@ -81,6 +93,10 @@ class Assistant:
     async def reply(self, request: TurnRequest, stats: TurnStats) -> AsyncIterator[ReplyPart]:
         """The reply to one turn, sentence by sentence, then a Final."""
         stats.chars_in, stats.device, stats.conversation_id = len(request.text), request.device, request.conversation_id
+        if not self.turn_limit.allow(request.peer):
+            stats.route = "busy"
+            yield Final(BUSY, handled=False)
+            return
         if not request.text:
             stats.route = "refused"
             yield Final(DIDNT_CATCH, handled=False)
@@ -104,11 +120,11 @@ class Assistant:
 
     async def _answer(self, session: Session, mode: Mode, request: TurnRequest,
                       stats: TurnStats) -> AsyncIterator[ReplyPart]:
-        needs_search = (mode.search != "off" and self.search is not None
+        wants_search = (mode.search != "off" and self.search is not None
                         and self.classifier.needs_search(request.text))
         turns = sum(1 for m in session.history if m.role == USER)
         key = cache_key(mode.name, request.text, session.context)
-        use_cache = cacheable(history_turns=turns, used_search=needs_search)
+        use_cache = cacheable(history_turns=turns, used_search=wants_search)
         if use_cache:
             cached = await self.sessions.cached(key)
             stats.cache = "hit" if cached else "miss"
@@ -119,73 +135,82 @@ class Assistant:
                     yield Sentence(sentence)
                 yield await self._commit(session, request, cached, stats)
                 return
-        chain = self.chains[mode.name]
-        if not chain.available_for(LlmRequest((), mode.max_tokens, mode.models)):
-            stats.route = "no-model"
-            yield Final(NO_MODEL, handled=False)
+        chain, refused = self._chain(mode, request.peer)
+        if chain is None or not chain.available_for(LlmRequest((), mode.max_tokens, mode.models)):
+            stats.route = "paid-limit" if refused else "no-model"
+            yield Final(PAID_LIMIT if refused else NO_MODEL, handled=False)
             return
-        outcome = await self._search(request.text, mode, stats) if needs_search else SKIPPED
+        searched = wants_search and not refused and self.paid_limit.allow(request.peer)
+        outcome = await self._search(request.text, mode, stats) if searched else SKIPPED
         history = [(m.role, m.text) for m in session.history]
         messages = build_messages(mode, request.text, self.now(), history, session.context, outcome.results)
         llm_request = LlmRequest(messages, mode.max_tokens, mode.models, mode.temperature)
-        spoken: list[str] = []
-        failed = False
-        async for part in self._stream(chain, llm_request, stats, spoken):
-            if part is None:
-                failed = True
+        reply = SpokenReply(self.settings.max_reply_chars, mode.max_tokens)
+        failure: Optional[BaseException] = None
+        async for part in self._stream(chain, llm_request, stats, reply):
+            if isinstance(part, BaseException):
+                failure = part
             else:
                 yield part
-        if not spoken:
-            stats.route = "llm-failed" if failed else "llm-empty"
-            yield Final(UNREACHABLE if failed else NO_ANSWER, handled=False)
+        if not reply.spoken:
+            stats.route = "llm-failed" if failure else "llm-empty"
+            yield Final(UNREACHABLE if failure else NO_ANSWER, handled=False)
             return
-        stats.route = "llm-partial" if failed else "llm"
-        text = " ".join(spoken)
-        final = await self._commit(session, request, text, stats, partial=failed)
-        if use_cache and not failed and not outcome.used:
-            await self.sessions.store_response(key, text)
+        stats.route = "llm-partial" if failure else "llm-capped" if reply.full else "llm"
+        final = await self._commit(session, request, reply.text, stats, partial=failure is not None)
+        if use_cache and not failure and not outcome.used:
+            await self.sessions.store_response(key, reply.text)
         yield final
 
+    def _chain(self, mode: Mode, peer: str) -> tuple[Optional[LlmProvider], bool]:
+        """The mode's chain, or its offline one (if any) when the peer is over its paid-call rate (then True)."""
+        chain = self.chains[mode.name]
+        if not chain.paid or self.paid_limit.allow(peer):
+            return chain, False
+        _LOGGER.warning("peer %s is over its paid-call rate: answering offline", peer)
+        return self.offline.get(mode.name), True
+
     async def _stream(self, chain: LlmProvider, llm_request: LlmRequest, stats: TurnStats,
-                      spoken: list[str]) -> AsyncIterator[Optional[Sentence]]:
-        """Sentences as the model writes them; a final None marks a failed stream (after text: apology added)."""
-        buffer = SentenceBuffer()
+                      reply: SpokenReply) -> AsyncIterator[Union[Sentence, BaseException]]:
+        """Sentences as the model writes them, within the turn's bounds; a failure is yielded last.
+
+        The chain has `turn_budget_s` for a first sentence, the reply `max_reply_s` in all;
+        a failure after text has been spoken ends the reply with an apology.
+        """
+        loop = asyncio.get_running_loop()
         stats.llm_started = time.perf_counter()
+        started = loop.time()
+        deadline = started + self.settings.turn_budget_s
         failure: Optional[BaseException] = None
         try:
-            async with asyncio.timeout(self.settings.max_reply_s):
-                async for chunk in chain.stream(llm_request):
-                    stats.token(chunk.provider, chunk.text, chunk.fallbacks, chunk.completion_tokens)
-                    pieces = buffer.add(chunk.text)
-                    if not pieces and not spoken:
-                        opening = buffer.take_opening(MIN_CLAUSE_CHARS, FIRST_CHUNK_CHARS)
-                        pieces = [opening] if opening else []
-                    for piece in pieces:
-                        if (sentence := self._say(piece, spoken, stats)) is not None:
-                            yield sentence
+            async with contextlib.aclosing(chain.stream(llm_request)) as chunks:
+                while not reply.full:
+                    async with asyncio.timeout_at(deadline):
+                        chunk = await anext(chunks, None)
+                    if chunk is None:
+                        break
+                    stats.token(chunk.provider, chunk.text, chunk.fallbacks, chunk.completion_tokens, chunk.at)
+                    for piece in reply.add(chunk.text):
+                        deadline = started + self.settings.max_reply_s
+                        stats.sentence_sent()
+                        yield Sentence(piece)
         except (LlmError, TimeoutError) as err:
             failure = err
             if isinstance(err, LlmError):
                 stats.fallbacks = max(stats.fallbacks, err.fallbacks)
-            _LOGGER.warning("llm reply %s: %s", "cut short" if spoken else "failed", err or "took too long")
-        for piece in buffer.flush():
-            if (sentence := self._say(piece, spoken, stats)) is not None:
-                yield sentence
+            _LOGGER.warning("llm reply %s: %s", "cut short" if reply.spoken else "failed",
+                            err or ("took too long" if reply.spoken else "no first sentence within the turn budget"))
+        if reply.full:
+            _LOGGER.info("llm reply capped at %d characters, %d pieces", reply.chars, reply.tokens)
+        for piece in reply.finish():
+            stats.sentence_sent()
+            yield Sentence(piece)
         if failure is not None:
-            if spoken:
-                spoken.append(CUT_SHORT)
+            if reply.spoken:
+                reply.spoken.append(CUT_SHORT)
                 stats.sentence_sent()
                 yield Sentence(CUT_SHORT)
-            yield None
-
-    @staticmethod
-    def _say(piece: str, spoken: list[str], stats: TurnStats) -> Optional[Sentence]:
-        text = speakable(piece)
-        if not text:
-            return None
-        spoken.append(text)
-        stats.sentence_sent()
-        return Sentence(text)
+            yield failure
 
     async def _search(self, text: str, mode: Mode, stats: TurnStats) -> SearchOutcome:
         assert self.search is not None

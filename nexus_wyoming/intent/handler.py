@@ -21,6 +21,7 @@ from ..config import IntentSettings
 from ..protocol.server import ClientGone, Connection, EventHandler
 from ..sessions import SessionManager, UpdateContext, handle_update_context
 from .assistant import Assistant, Final
+from .ratelimit import peer_host
 from .reply import ReplyWriter
 from .request import BadRequest, TurnRequest, parse_transcript
 from .turnlog import TurnStats
@@ -58,7 +59,7 @@ class IntentHandler(EventHandler):
         if self.turn is not None:
             await asyncio.wait({self.turn})
         try:
-            request = parse_transcript(data, self.assistant.book.names)
+            request = parse_transcript(data, self.assistant.book.names, peer_host(self.connection.peer))
         except BadRequest as err:
             _LOGGER.info("refused transcript from %s: %s", self.connection.peer, err)
             await self.write_event(Error(str(err), err.code).event())

@@ -1,5 +1,6 @@
 """The small interface every LLM provider implements; providers know nothing about Wyoming."""
 
+import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Mapping, Optional, Protocol
 
@@ -33,6 +34,8 @@ class LlmChunk:
     """Tokens of the whole answer, when the provider reports usage (on its last chunk)."""
     fallbacks: int = 0
     """Providers that failed before this one answered (set by the fallback chain)."""
+    at: float = field(default_factory=time.perf_counter)
+    """When it arrived (the chain may hold chunks back a while: latency metrics use this)."""
 
 
 class LlmError(Exception):
@@ -53,6 +56,8 @@ class LlmProvider(Protocol):
     """Streams a chat completion."""
 
     name: str
+    paid: bool
+    """Whether its calls cost the owner money or quota (cloud providers): rate-limited per peer."""
 
     def available_for(self, request: LlmRequest) -> bool:
         """Whether this provider can serve the request at all (it has a model for it)."""

@@ -35,6 +35,8 @@ class TurnRequest:
     device: Optional[str] = None
     mode: Optional[str] = None
     language: Optional[str] = None
+    peer: str = ""
+    """The client's address: its rate limits are shared by all its connections."""
 
     def reply_context(self) -> dict[str, str]:
         """The `context` our answer carries: the conversation to continue."""
@@ -47,7 +49,7 @@ def clean_text(value: str) -> str:
                             if ch.isspace() or unicodedata.category(ch)[0] != "C").split())
 
 
-def parse_transcript(data: Any, modes: tuple[str, ...]) -> TurnRequest:
+def parse_transcript(data: Any, modes: tuple[str, ...], peer: str = "") -> TurnRequest:
     """The turn a `transcript` event asks for; BadRequest when it cannot be answered at all."""
     data = data if isinstance(data, dict) else {}
     text = data.get("text")
@@ -62,4 +64,5 @@ def parse_transcript(data: Any, modes: tuple[str, ...]) -> TurnRequest:
     if not (isinstance(language, str) and 0 < len(language) <= MAX_LANGUAGE_CHARS and language.isprintable()):
         language = None
     conversation_id = clean_device(context.get("conversation_id"))  # same rules: printable, 1-128 chars
-    return TurnRequest(clean_text(text), conversation_id or uuid.uuid4().hex, device_key(context), mode, language)
+    return TurnRequest(clean_text(text), conversation_id or uuid.uuid4().hex, device_key(context), mode, language,
+                       peer)

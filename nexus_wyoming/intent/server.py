@@ -21,6 +21,7 @@ from .providers.openai import OpenAiCompatProvider
 from .search.provider import SearchProvider
 from .search.tavily import TavilySearch
 from .skills.catalog import builtin_skills
+from .spoken import first_piece_ready
 
 _LOGGER = logging.getLogger(__name__)
 ATTRIBUTION = Attribution(name="Nexus Wyoming", url="https://github.com/OHF-Voice/wyoming")
@@ -34,10 +35,10 @@ def build_providers(config: Config) -> dict[str, LlmProvider]:
     found: dict[str, LlmProvider] = {}
     if config.keys.groq:
         found["groq"] = OpenAiCompatProvider("groq", intent.groq.url, config.keys.groq, intent.groq.model,
-                                             intent.groq.reasoning_effort, **timeouts)
+                                             intent.groq.reasoning_effort, **timeouts, paid=True)
     if config.keys.google:
         found["gemini"] = OpenAiCompatProvider("gemini", intent.gemini.url, config.keys.google, intent.gemini.model,
-                                               intent.gemini.reasoning_effort, **timeouts)
+                                               intent.gemini.reasoning_effort, **timeouts, paid=True)
     if intent.local.url:
         found["local"] = OpenAiCompatProvider("local", intent.local.url, None, intent.local.model,
                                               intent.local.reasoning_effort, **timeouts)
@@ -51,9 +52,13 @@ def build_chains(config: Config, book: ModeBook, providers: dict[str, LlmProvide
     for name, mode in book.modes.items():
         members = [providers[p] for p in mode.providers if p in providers]
         chains[name] = FallbackProvider(members, intent.first_token_timeout_s, intent.stream_timeout_s,
-                                        intent.provider_cooldown_s)
-        _LOGGER.info("mode %s: llm providers %s", name, ", ".join(p.name for p in members) or "none (skills only)")
+                                        intent.provider_cooldown_s, intent.token_stall_timeout_s, first_piece_ready)
     return chains
+
+
+def offline_providers(providers: dict[str, LlmProvider]) -> dict[str, LlmProvider]:
+    """The providers whose calls cost nothing (a local server): the chain of a peer over its paid rate."""
+    return {name: p for name, p in providers.items() if not p.paid}
 
 
 def build_search(config: Config) -> Optional[SearchProvider]:
@@ -103,11 +108,15 @@ async def serve_intent(config: Config, uri: str) -> None:
     tz = timezone_of(config.intent.timezone)
     providers = build_providers(config)
     chains = build_chains(config, book, providers)
+    for name, chain in chains.items():
+        _LOGGER.info("mode %s: llm providers %s", name, ", ".join(p.name for p in chain.providers) or "none")
+    offline = build_chains(config, book, offline_providers(providers))
     search = build_search(config)
     sessions = SessionManager.from_config(config)
     await sessions.start()
     BOARD.add_check(lambda: sessions_problem(sessions))
-    assistant = Assistant(config.intent, book, chains, builtin_skills(), sessions, search, tz)
+    sessions.start_retention()
+    assistant = Assistant(config.intent, book, chains, builtin_skills(), sessions, search, tz, offline)
     info = info_event(book)
 
     async def close() -> None:

@@ -24,7 +24,8 @@ class TurnStats:
 
     started: float = field(default_factory=time.perf_counter)
     mode: str = ""
-    route: str = ""  # skill:<name> | cache | llm | llm-partial | llm-failed | llm-empty | no-model | refused
+    route: str = ""  # skill:<name> | cache | llm | llm-capped | llm-partial | llm-failed | llm-empty | no-model
+    # | paid-limit | busy | refused
     handled: Optional[bool] = None
     device: Optional[str] = None
     conversation_id: Optional[str] = None
@@ -43,9 +44,10 @@ class TurnStats:
     stored: Optional[bool] = None
     client_gone: bool = False
 
-    def token(self, provider: str, text: str, fallbacks: int, completion_tokens: Optional[int]) -> None:
-        """Note a chunk of the LLM's answer."""
-        now = time.perf_counter()
+    def token(self, provider: str, text: str, fallbacks: int, completion_tokens: Optional[int],
+              at: Optional[float] = None) -> None:
+        """Note a chunk of the LLM's answer (that arrived `at`, by perf_counter)."""
+        now = time.perf_counter() if at is None else at
         self.provider, self.fallbacks = provider, fallbacks
         if text:
             self.first_token = self.first_token or now

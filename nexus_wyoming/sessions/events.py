@@ -1,13 +1,17 @@
 """The Wyoming side of device contexts: `nexus-update-context` → `nexus-context-updated` | `error`.
 
-    client → {"type": "nexus-update-context", "data": {"device_id": "kitchen", "text": "..."}}
+    client → {"type": "nexus-update-context", "data": {"device_id": "kitchen", "text": "...", "secret"?: "..."}}
     server ← {"type": "nexus-context-updated", "data": {"device_id": "kitchen", "text": "<as stored>"}}
-    server ← {"type": "error", "data": {"text": "...", "code": "bad-device-id" | "bad-context" |
-                                        "context-refused" | "store-unavailable"}}
+    server ← {"type": "error", "data": {"text": "...", "code": "unauthorized" | "bad-device-id" |
+                                        "bad-context" | "context-refused" | "store-unavailable"}}
 
-Empty text removes the device's context (a context from YAML then applies again).
+Empty text removes the device's context (a context from YAML then applies again). With
+`sessions.context_secret` set, an update without that exact `secret` is refused
+(`unauthorized`, compared in constant time); without it, anyone who can connect may
+rewrite any device's context.
 """
 
+import hmac
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -30,9 +34,13 @@ class UpdateContext:
 
     device_id: Any
     text: Any
+    secret: Any = None
 
     def event(self) -> Event:
-        return Event(type=UPDATE_CONTEXT_TYPE, data={"device_id": self.device_id, "text": self.text})
+        data = {"device_id": self.device_id, "text": self.text}
+        if self.secret is not None:
+            data["secret"] = self.secret
+        return Event(type=UPDATE_CONTEXT_TYPE, data=data)
 
     @staticmethod
     def is_type(event_type: str) -> bool:
@@ -41,7 +49,7 @@ class UpdateContext:
     @staticmethod
     def from_event(event: Event) -> "UpdateContext":
         data = event.data if isinstance(event.data, dict) else {}
-        return UpdateContext(data.get("device_id"), data.get("text"))
+        return UpdateContext(data.get("device_id"), data.get("text"), data.get("secret"))
 
 
 @dataclass
@@ -67,6 +75,8 @@ class ContextUpdated:
 async def handle_update_context(manager: SessionManager, event: Event) -> Event:
     """The reply to a `nexus-update-context` event; never raises for bad input."""
     request = UpdateContext.from_event(event)
+    if not authorized(manager.settings.context_secret, request.secret):
+        return Error("a valid 'secret' is required to change contexts", "unauthorized").event()
     device = clean_device(request.device_id)
     if device is None:
         return Error("device_id must be a printable string of 1 to 128 characters", "bad-device-id").event()
@@ -81,3 +91,10 @@ async def handle_update_context(manager: SessionManager, event: Event) -> Event:
     except StoreUnavailable:
         return Error("the context could not be saved; try again later", "store-unavailable").event()
     return ContextUpdated(device, stored).event()
+
+
+def authorized(secret: Optional[str], given: Any) -> bool:
+    """True when no secret is configured, or `given` is it (compared in constant time)."""
+    if not secret:
+        return True
+    return isinstance(given, str) and hmac.compare_digest(secret.encode(), given.encode("utf-8", "replace"))

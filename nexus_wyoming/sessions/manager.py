@@ -27,6 +27,7 @@ from .model import (
 from .outage import Outage
 from .redis_cache import RedisCache
 from .response_cache import ResponseCache
+from .retention import Retention
 from .schema import SchemaError
 from .store import HistoryStore, open_store
 
@@ -59,6 +60,8 @@ class SessionManager:
                                        settings.max_message_chars, self.redis)
         self.store_outage = Outage(f"history store {self.store.where}", "answering without history")
         self.default_contexts = _configured_contexts(settings.contexts or {})
+        self.retention = Retention(self.store, settings, clock)
+        self._retaining: Optional[asyncio.Task] = None
 
     @staticmethod
     def from_config(config: Config) -> "SessionManager":
@@ -78,8 +81,17 @@ class SessionManager:
         if self.redis is not None:
             await self.redis.start()
 
+    def start_retention(self) -> None:
+        """Apply retention now and every `retention_interval_s` in the background (the server's job)."""
+        if self._retaining is None:
+            self._retaining = asyncio.create_task(self.retention.run())
+
     async def close(self) -> None:
-        """Close connections."""
+        """Stop retention, close connections."""
+        if self._retaining is not None:
+            self._retaining.cancel()
+            await asyncio.gather(self._retaining, return_exceptions=True)
+            self._retaining = None
         await self.store.close()
         if self.redis is not None:
             await self.redis.close()

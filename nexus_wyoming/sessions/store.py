@@ -36,6 +36,10 @@ _DEVICE_SESSIONS = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE device_id = ?
 _PURGED_DEVICES = "SELECT DISTINCT device_id FROM sessions WHERE last_active < ? LIMIT ?"
 _PURGE_MESSAGES = "DELETE FROM messages WHERE session_id IN (SELECT id FROM sessions WHERE last_active < ?)"
 _PURGE_SESSIONS = "DELETE FROM sessions WHERE last_active < ?"
+_TRIM_MESSAGES = ("DELETE FROM messages WHERE id IN (SELECT id FROM ("
+                  "SELECT m.id, ROW_NUMBER() OVER (PARTITION BY s.device_id ORDER BY m.id DESC) AS newer "
+                  "FROM messages m JOIN sessions s ON s.id = m.session_id) ranked WHERE newer > ?)")
+_EMPTY_SESSIONS = "DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.session_id = sessions.id)"
 
 
 def open_store(url: str, data_dir: Path, synchronous: str = "normal") -> "HistoryStore":
@@ -180,5 +184,16 @@ class HistoryStore:
             messages = await tx.execute(_PURGE_MESSAGES, before)
             sessions = await tx.execute(_PURGE_SESSIONS, before)
             return sessions, messages, devices
+
+        return await self.driver.transaction(delete)
+
+    async def trim(self, max_messages: int) -> tuple[int, int]:
+        """Keep each device's newest `max_messages` messages; returns (sessions, messages) deleted."""
+        await self.open()
+
+        async def delete(tx: Tx) -> tuple[int, int]:
+            messages = await tx.execute(_TRIM_MESSAGES, max_messages)
+            sessions = await tx.execute(_EMPTY_SESSIONS) if messages else 0
+            return sessions, messages
 
         return await self.driver.transaction(delete)

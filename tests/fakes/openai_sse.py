@@ -10,8 +10,11 @@ Use: `async with FakeOpenAi() as fake:` and point a provider at `fake.url` with
 `fake.api_key` (None: no auth, like a local server). Switches: `fail_status`,
 `retry_after`, `ttft_s` (delay before the first text, keep-alive comments meanwhile),
 `tokens_per_s`, `malformed` (junk lines between chunks), `disconnect_after_tokens`
-(socket dropped), `error_after_tokens` (an error event mid-stream), `no_done`
-(clean end without [DONE] or finish_reason), `silent` (never answers), `crlf`.
+(socket dropped), `error_after_tokens` (an error event mid-stream), `stall_after_tokens`
+(goes quiet mid-stream, connection open), `no_done` (clean end without [DONE] or
+finish_reason), `silent` (never answers), `headers_only` (200 and headers, then
+nothing), `raw_body` (a 200 with this body and `content_type` instead of a stream:
+garbage, empty, an HTML page), `crlf`.
 `cancelled` is set when a client hangs up before the answer is complete;
 `first_token_sent` holds perf_counter() times of each answer's first text.
 """
@@ -52,8 +55,12 @@ class FakeOpenAi(HttpFake):
     malformed: bool = False
     disconnect_after_tokens: Optional[int] = None
     error_after_tokens: Optional[int] = None
+    stall_after_tokens: Optional[int] = None
     no_done: bool = False
     silent: bool = False
+    headers_only: bool = False
+    raw_body: Optional[bytes] = None
+    content_type: str = "text/event-stream"
     crlf: bool = False
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     completed: int = 0
@@ -91,6 +98,11 @@ class FakeOpenAi(HttpFake):
             kind = "rate_limit_exceeded" if self.fail_status == 429 else "internal_server_error"
             await exchange.json(self.fail_status, _error("Please try again later.", kind, kind), headers)
             return True
+        if self.raw_body is not None:
+            exchange.head(200, {"content-type": self.content_type, "content-length": str(len(self.raw_body))})
+            exchange.writer.write(self.raw_body)
+            await exchange.writer.drain()
+            return True
         try:
             return await self._stream(request.json(), exchange)
         except ConnectionError:
@@ -98,8 +110,11 @@ class FakeOpenAi(HttpFake):
             return False
 
     async def _stream(self, body: dict, exchange: Exchange) -> bool:
-        exchange.head(200, {"content-type": "text/event-stream", "cache-control": "no-cache",
+        exchange.head(200, {"content-type": self.content_type, "cache-control": "no-cache",
                             "transfer-encoding": "chunked"})
+        if self.headers_only:
+            await exchange.writer.drain()
+            return await self._hang(exchange)
         chunk_id, model = f"chatcmpl-{uuid.uuid4()}", body["model"]
         await self._event(exchange, _chunk(chunk_id, model, {"role": "assistant", "content": ""}))
         await self._wait(exchange, self.ttft_s)
@@ -109,6 +124,8 @@ class FakeOpenAi(HttpFake):
                 exchange.abort()
                 self.cancelled.set()
                 return False
+            if index == self.stall_after_tokens:
+                return await self._hang(exchange)
             if index == self.error_after_tokens:
                 await self._event(exchange, _error("The server had an error while processing your request.",
                                                    "server_error", None))
@@ -131,6 +148,12 @@ class FakeOpenAi(HttpFake):
         await exchange.end_chunks()
         self.completed += 1
         return True
+
+    async def _hang(self, exchange: Exchange) -> bool:
+        """Send nothing more until the client hangs up."""
+        await exchange.gone.wait()
+        self.cancelled.set()
+        return False
 
     async def _wait(self, exchange: Exchange, seconds: float) -> None:
         """Sleep, sending keep-alive comments meanwhile (as some servers do)."""

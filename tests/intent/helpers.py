@@ -8,7 +8,7 @@ from nexus_wyoming.config import (Config, GeminiSettings, GroqSettings, IntentSe
 from nexus_wyoming.intent.assistant import Assistant, Final, Sentence
 from nexus_wyoming.intent.modes import load_modes
 from nexus_wyoming.intent.request import parse_transcript
-from nexus_wyoming.intent.server import build_chains, build_providers, build_search
+from nexus_wyoming.intent.server import build_chains, build_providers, build_search, offline_providers
 from nexus_wyoming.intent.skills.catalog import builtin_skills
 from nexus_wyoming.intent.turnlog import TurnStats
 from nexus_wyoming.sessions import SessionManager
@@ -40,7 +40,9 @@ async def assistant_for(config: Config) -> AsyncIterator[Assistant]:
     sessions = SessionManager.from_config(config)
     await sessions.start()
     try:
-        yield Assistant(config.intent, book, build_chains(config, book, providers), builtin_skills(), sessions, search)
+        offline = build_chains(config, book, offline_providers(providers))
+        yield Assistant(config.intent, book, build_chains(config, book, providers), builtin_skills(), sessions, search,
+                        offline=offline)
     finally:
         for provider in providers.values():
             await provider.close()

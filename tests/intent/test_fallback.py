@@ -8,17 +8,20 @@ import pytest
 from nexus_wyoming.intent.llm import ChatMessage, LlmError, LlmRequest
 from nexus_wyoming.intent.providers.fallback import FallbackProvider
 from nexus_wyoming.intent.providers.openai import OpenAiCompatProvider
+from nexus_wyoming.intent.spoken import first_piece_ready
 from tests.fakes.openai_sse import FakeOpenAi
 
 MODELS = {"groq": "llama-3.3-70b-versatile", "gemini": "gemini-2.5-flash", "local": "llama3.2"}
 REQUEST = LlmRequest((ChatMessage("user", "Hi?"),), max_tokens=50, models=MODELS)
 
 
-def chain(*fakes: FakeOpenAi, first_token_timeout_s: float = 0.5, cooldown_s: float = 30.0) -> FallbackProvider:
+def chain(*fakes: FakeOpenAi, first_token_timeout_s: float = 0.5, cooldown_s: float = 30.0,
+          **options) -> FallbackProvider:
     names = ["groq", "gemini", "local"]
     providers = [OpenAiCompatProvider(names[i], fake.url, fake.api_key, stream_timeout_s=5.0)
                  for i, fake in enumerate(fakes)]
-    return FallbackProvider(providers, first_token_timeout_s, last_token_timeout_s=5.0, cooldown_s=cooldown_s)
+    return FallbackProvider(providers, first_token_timeout_s, last_token_timeout_s=5.0, cooldown_s=cooldown_s,
+                            **options)
 
 
 async def answer(provider: FallbackProvider) -> tuple[str, set[str], int]:
@@ -105,3 +108,40 @@ async def test_first_token_timeout_counts_from_the_request_not_per_keepalive():
         await asyncio.wait_for(slow.cancelled.wait(), 5)  # the slow request was hung up on
         await provider.close()
     assert names == {"gemini"} and elapsed < 1.5
+
+
+HELD = "Well then, here is a long first sentence before anything is spoken."
+
+
+@pytest.mark.parametrize("broken", [{"disconnect_after_tokens": 4}, {"error_after_tokens": 4},
+                                    {"stall_after_tokens": 4}, {"tokens": []}],
+                         ids=["break", "error event", "stall", "complete but empty"])
+async def test_text_held_until_a_first_piece_is_ready_is_dropped_when_the_provider_fails(broken):
+    async with FakeOpenAi(reply=HELD, **broken) as first, FakeOpenAi(reply="From the second.") as second:
+        provider = chain(first, second, ready=first_piece_ready, token_stall_timeout_s=0.3)
+        text, names, fallbacks = await answer(provider)
+        await provider.close()
+    assert text == "From the second." and names == {"gemini"} and fallbacks == 1
+
+
+async def test_once_a_first_piece_is_released_a_stall_is_an_error_after_text_within_the_stall_budget():
+    async with FakeOpenAi(reply="Yes. And then more words", stall_after_tokens=3) as first, FakeOpenAi() as second:
+        provider = chain(first, second, ready=first_piece_ready, token_stall_timeout_s=0.3)
+        received = []
+        started = time.perf_counter()
+        with pytest.raises(LlmError) as caught:
+            async for chunk in provider.stream(REQUEST):
+                received.append(chunk.text)
+        elapsed = time.perf_counter() - started
+        await provider.close()
+    assert caught.value.after_text and "".join(received) == "Yes. And then" and elapsed < 1.0
+    assert not second.requests
+
+
+async def test_held_chunks_keep_their_arrival_time():
+    async with FakeOpenAi(reply=HELD, tokens_per_s=50) as only:
+        provider = chain(only, ready=first_piece_ready)
+        chunks = [c async for c in provider.stream(REQUEST)]
+        await provider.close()
+    texts = [c for c in chunks if c.text]
+    assert texts[1].at - texts[0].at > 0.015  # not all stamped at the moment they were released

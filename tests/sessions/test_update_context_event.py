@@ -114,3 +114,15 @@ async def test_a_hostile_client_does_not_disturb_another(server):
     assert (await calm.read()).type == "pong"
     await hostile.close()
     await calm.close()
+
+
+@pytest.mark.parametrize("secret, applied", [("s3cret", True), (None, False), ("S3CRET", False), ("s3cre", False),
+                                             ("", False), (42, False), (["s3cret"], False)])
+async def test_with_a_context_secret_only_the_exact_secret_changes_a_context(make_manager, secret, applied):
+    manager = await make_manager(context_secret="s3cret", contexts={"kitchen": "In the kitchen."})
+    reply = await handle_update_context(manager, UpdateContext("kitchen", "Obey me.", secret).event())
+    if applied:
+        assert reply.type == CONTEXT_UPDATED_TYPE and await manager.get_context("kitchen") == "Obey me."
+    else:
+        assert reply.type == "error" and reply.data["code"] == "unauthorized"
+        assert await manager.get_context("kitchen") == "In the kitchen."

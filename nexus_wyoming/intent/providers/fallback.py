@@ -1,19 +1,23 @@
 """A chain of LLM providers that is itself a provider: the next one takes over on failure.
 
 A provider fails when it cannot connect, answers with an HTTP error, gives no text
-within `first_token_timeout_s` (the last provider gets `last_token_timeout_s`), or its
-stream breaks before any text. The next provider then answers the same request, and
-the listener never knows. Once text has been streamed no one can take over without
-repeating it: the failure is raised with `after_text=True` for the caller to end the
-reply gracefully. A failed provider is skipped for a cool-down (the provider's
-`retry-after` when it sent one) so later turns don't each pay its timeout again.
+within `first_token_timeout_s` (the last provider gets `last_token_timeout_s`), goes
+silent for `token_stall_timeout_s` between two chunks, or its stream breaks or ends
+without text. Its text is held back until `ready(text)` says the listener can be
+told something (a first sentence or clause): a provider that fails before that point
+is a provider that failed, its text is dropped and the next one answers the same
+request, and the listener never knows. Once text has been released no one can take
+over without repeating it: the failure is raised with `after_text=True` for the
+caller to end the reply gracefully. A failed provider is skipped for a cool-down (the
+provider's `retry-after` when it sent one) so later turns don't each pay its timeout.
 """
 
 import asyncio
-import dataclasses
+import contextlib
 import logging
 import time
-from typing import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import AsyncIterator, Callable, Sequence
 
 from ...metrics import REGISTRY
 from ..llm import LlmChunk, LlmError, LlmProvider, LlmRequest
@@ -24,17 +28,24 @@ _MAX_COOLDOWN_S = 600.0
 
 
 class FallbackProvider:
-    """Tries each provider in order until one streams text."""
+    """Tries each provider in order until one streams text the listener can be given."""
 
     name = "fallback"
 
     def __init__(self, providers: Sequence[LlmProvider], first_token_timeout_s: float,
-                 last_token_timeout_s: float, cooldown_s: float = 30.0) -> None:
+                 last_token_timeout_s: float, cooldown_s: float = 30.0, token_stall_timeout_s: float = 15.0,
+                 ready: Callable[[str], bool] = bool) -> None:
         self.providers = list(providers)
         self.first_token_timeout_s = first_token_timeout_s
         self.last_token_timeout_s = last_token_timeout_s
         self.cooldown_s = cooldown_s
+        self.token_stall_timeout_s = token_stall_timeout_s
+        self.ready = ready
         self._failed_until: dict[str, float] = {}
+
+    @property
+    def paid(self) -> bool:
+        return any(p.paid for p in self.providers)
 
     def available_for(self, request: LlmRequest) -> bool:
         return any(p.available_for(request) for p in self.providers)
@@ -46,31 +57,40 @@ class FallbackProvider:
             raise LlmError("no LLM provider is configured for this mode")
         for index, provider in enumerate(candidates):
             last = index == len(candidates) - 1
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + (self.last_token_timeout_s if last else self.first_token_timeout_s)
-            chunks = provider.stream(request)
-            started = False
+            attempt = _Attempt()
             try:
-                while True:
-                    async with asyncio.timeout_at(None if started else deadline):
-                        chunk = await anext(chunks, None)
-                    if chunk is None:
-                        break
-                    started = started or bool(chunk.text)
-                    yield dataclasses.replace(chunk, provider=provider.name, fallbacks=index)
+                async for chunk in self._attempt(provider, request, last, attempt):
+                    yield replace(chunk, provider=provider.name, fallbacks=index)
             except Exception as err:  # any failure of a provider means: the next one, if it can
                 reason = _reason(err)
-                if started:
+                if attempt.released:
                     raise LlmError(f"{provider.name} broke off: {reason}", after_text=True, fallbacks=index) from err
                 self._failed(provider, err, reason, None if last else candidates[index + 1])
                 if last:
                     raise LlmError(f"no LLM provider answered (last: {provider.name}: {reason})",
                                    fallbacks=index) from err
                 continue
-            finally:
-                await chunks.aclose()
             self._failed_until.pop(provider.name, None)
             return
+
+    async def _attempt(self, provider: LlmProvider, request: LlmRequest, last: bool,
+                       attempt: "_Attempt") -> AsyncIterator[LlmChunk]:
+        """One provider's chunks: held until `ready`, then passed on as they come."""
+        loop = asyncio.get_running_loop()
+        first_deadline = loop.time() + (self.last_token_timeout_s if last else self.first_token_timeout_s)
+        async with contextlib.aclosing(provider.stream(request)) as chunks:
+            while True:
+                stall_deadline = loop.time() + self.token_stall_timeout_s  # from now: our own pauses don't count
+                async with asyncio.timeout_at(stall_deadline if attempt.text else first_deadline):
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    break
+                for ready in attempt.add(chunk, self.ready):
+                    yield ready
+        if not attempt.text:
+            raise LlmError(f"{provider.name}: the answer has no text")
+        for ready in attempt.release():
+            yield ready
 
     def _failed(self, provider: LlmProvider, err: Exception, reason: str, successor) -> None:
         retry_after = err.retry_after_s if isinstance(err, LlmError) else None
@@ -94,6 +114,29 @@ class FallbackProvider:
         """Close every provider."""
         for provider in self.providers:
             await provider.close()
+
+
+@dataclass
+class _Attempt:
+    """One provider's answer so far; once released, no other provider can take over."""
+
+    text: str = ""
+    held: list[LlmChunk] = field(default_factory=list)
+    released: bool = False
+
+    def add(self, chunk: LlmChunk, ready: Callable[[str], bool]) -> list[LlmChunk]:
+        """The chunks that may go out now: none while held, all held ones once `ready`."""
+        self.text += chunk.text
+        if self.released:
+            return [chunk]
+        self.held.append(chunk)
+        return self.release() if ready(self.text) else []
+
+    def release(self) -> list[LlmChunk]:
+        """Hand out what is held (at the end of a complete answer, or once it is ready)."""
+        self.released = True
+        waiting, self.held = self.held, []
+        return waiting
 
 
 def _reason(err: Exception) -> str:

@@ -8,7 +8,8 @@ object with an `error` member is the provider reporting a failure mid-stream.
 
 A line that is not JSON is skipped (and counted); a stream that ends without
 `[DONE]` or a `finish_reason` was cut off and is an error, as is any HTTP status
-other than 200 (with `retry-after` kept for the fallback chain's cool-down).
+other than 200 (with `retry-after` kept for the fallback chain's cool-down) and a 200
+that is not `text/event-stream` (a captive portal, a proxy's page, a non-streaming server).
 """
 
 import json
@@ -31,8 +32,9 @@ class OpenAiCompatProvider:
 
     def __init__(self, name: str, base_url: str, api_key: Optional[str] = None, model: Optional[str] = None,
                  reasoning_effort: Optional[str] = None, connect_timeout_s: float = 3.0,
-                 stream_timeout_s: float = 15.0) -> None:
+                 stream_timeout_s: float = 15.0, paid: bool = False) -> None:
         self.name = name
+        self.paid = paid
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.reasoning_effort = reasoning_effort
@@ -69,6 +71,9 @@ class OpenAiCompatProvider:
             async with self._client.stream("POST", self.url, json=self.body(request)) as response:
                 if response.status_code != 200:
                     raise await _http_error(self.name, response)
+                kind = response.headers.get("content-type", "")
+                if not kind.lower().startswith("text/event-stream"):
+                    raise LlmError(f"{self.name}: answered {kind or 'no content type'!r}, not an event stream")
                 async for chunk in self._chunks(response):
                     yield chunk
         except httpx.HTTPError as err:
