@@ -5,12 +5,15 @@ import contextlib
 import functools
 import logging
 import sys
-from typing import Any, Callable, Iterator, Optional
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator, NoReturn, Optional
 
 import click
 
 from .config import Config, ConfigError, load_config
 from .logs import setup_logging
+from .preflight import SERVER_KINDS, preflight
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,14 +47,29 @@ def load(config_file: Optional[str], create_data_dir: bool = True, **flags: Any)
         config = load_config(config_file, overrides)
         if create_data_dir:
             config.data_path.mkdir(parents=True, exist_ok=True)
+            check_writable(config.data_path)
     except ConfigError as err:
-        click.echo(f"nexus-wyoming: config error: {err}", err=True)
-        sys.exit(2)
+        refuse(err)
     except OSError as err:
         click.echo(f"nexus-wyoming: cannot create data dir: {err}", err=True)
         sys.exit(2)
     setup_logging(config.log_format, config.debug)
     return config
+
+
+def refuse(err: ConfigError) -> NoReturn:
+    """Exit 2 with the one line that names the setting and where it came from."""
+    click.echo(f"nexus-wyoming: config error: {err}", err=True)
+    sys.exit(2)
+
+
+def check_writable(directory: Path) -> None:
+    """ConfigError unless files can be made in `directory` (history, models, device ids live there)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise ConfigError(f"data dir {directory} is not writable ({err.strerror or err})") from err
 
 
 @click.group()
@@ -60,8 +78,6 @@ def main() -> None:
     """Nexus Wyoming: low-latency Wyoming servers for Home Assistant."""
 
 
-#: The servers `serve` runs, in start order, when this version has them.
-SERVER_KINDS = ("stt", "intent", "tts")
 #: `serve --metrics-port BASE` gives each server BASE + its offset, whichever `--only` starts.
 METRICS_PORT_OFFSETS = {kind: offset for offset, kind in enumerate(SERVER_KINDS)}
 
@@ -90,6 +106,10 @@ def serve(only: Optional[str], config_file: Optional[str], no_zeroconf: bool, ze
         sys.exit(2)
     config = load(config_file, zeroconf=False if no_zeroconf else None, zeroconf_name=zeroconf_name,
                   **flags)  # fail fast on bad settings
+    try:
+        preflight(config, tuple(kinds))
+    except ConfigError as err:
+        refuse(err)
     args = [f"--{key.replace('_', '-')}={value}" for key, value in flags.items() if value not in (None, True)]
     args += ["--debug"] if flags.get("debug") else []
     args += ["--config", config_file] if config_file else []
@@ -269,6 +289,10 @@ def config_command(print_defaults: bool, config_file: Optional[str]) -> None:
         click.echo(reference(), nl=False)
         return
     config = load(config_file, create_data_dir=False)
+    try:
+        preflight(config)
+    except ConfigError as err:
+        refuse(err)
     click.echo(f"settings are valid; data dir {config.data_path}")
 
 

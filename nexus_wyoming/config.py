@@ -298,16 +298,17 @@ def load_config(
 def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
     """NEXUS_TTS__SAMPLES_PER_CHUNK=512 → {"tts": {"samples_per_chunk": "512"}}.
 
-    Only variables naming one of our top-level keys count, so another program's
-    NEXUS_HOME is left alone; the providers' own key variables win over NEXUS_KEYS__*.
+    Variables naming one of our top-level keys count, and every NEXUS_X__Y (the nested
+    form is ours, so a typo is refused, naming the variable); another program's NEXUS_HOME
+    is left alone. The providers' own key variables win over NEXUS_KEYS__*.
     """
     ours = {f.name for f in dataclasses.fields(Config)}
     flat: dict[str, Any] = {}
     for name in sorted(environ):
         if name.startswith(ENV_PREFIX):
             path = name[len(ENV_PREFIX):].lower().replace("__", ".")
-            if path.split(".", 1)[0] in ours:
-                flat[path] = EnvText(environ[name])
+            if path.split(".", 1)[0] in ours or "." in path:  # NEXUS_X__Y is always ours: checked
+                flat[path] = EnvText.named(environ[name], name)
     for name, key in PROVIDER_KEY_ENV.items():
         if environ.get(name):
             flat[f"keys.{key}"] = environ[name]

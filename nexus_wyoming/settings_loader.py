@@ -52,13 +52,38 @@ def load_settings(
     return _build(cls, merged, "", origins)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_text(path: Path, what: str = "config file") -> Any:
+    """A YAML file as data; ConfigError for an unreadable, non-UTF-8 or invalid file or a duplicate key."""
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except OSError as err:
-        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML{where}: {err.problem or err.context}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: invalid YAML: {err}") from err
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    loaded = read_yaml_text(path)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -67,7 +92,19 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 class EnvText(str):
-    """A value from the environment: parsed as YAML scalar when the field needs it."""
+    """A value from the environment: parsed as YAML scalar when the field needs it.
+
+    `origin` names its variable, so an error says which one to fix.
+    """
+
+    origin: str = "environment"
+
+    @classmethod
+    def named(cls, value: str, variable: str) -> "EnvText":
+        """The value of environment variable `variable`."""
+        text = cls(value)
+        text.origin = f"environment variable {variable}"
+        return text
 
 
 def dotted_tree(flat: Mapping[str, Any], origin: str) -> dict[str, Any]:
@@ -94,16 +131,23 @@ def _merge(into: dict, new: Mapping, origins: dict, origin: str, prefix: str) ->
             _merge(into[key], value, origins, origin, dotted + ".")
         else:
             into[key] = dict(value) if isinstance(value, Mapping) else value
-            origins[dotted] = origin
+            origins[dotted] = _origin_of(value, origin)
             if isinstance(value, Mapping):
                 _mark(value, origins, origin, dotted + ".")
 
 
 def _mark(tree: Mapping, origins: dict, origin: str, prefix: str) -> None:
     for key, value in tree.items():
-        origins[f"{prefix}{key}"] = origin
+        origins[f"{prefix}{key}"] = _origin_of(value, origin)
         if isinstance(value, Mapping):
             _mark(value, origins, origin, f"{prefix}{key}.")
+
+
+def _origin_of(value: Any, origin: str) -> str:
+    """Where a value came from: its variable for one from the environment (a section: its only leaf's)."""
+    while isinstance(value, Mapping) and len(value) == 1:
+        value = next(iter(value.values()))
+    return getattr(value, "origin", origin)
 
 
 def _where(origins: Mapping[str, str], dotted: str) -> str:
@@ -176,8 +220,8 @@ def _check_range(meta: Mapping[str, Any], value: Any, dotted: str, origins) -> N
             _check_range(meta, item, f"{dotted}[{i}]", origins)
         return
     where = _where(origins, dotted)
-    if isinstance(value, float) and math.isnan(value):
-        raise ConfigError(f"{dotted}: NaN is not a valid value (in {where})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{dotted}: {value!r} is not a valid value: give a finite number (in {where})")
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ConfigError(f"{dotted}: {value!r} is not one of {meta['choices']} (in {where})")
     if meta.get("min") is not None and value < meta["min"]:

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
-import yaml
-
 from ..config import ConfigError, IntentSettings, parse_settings, setting
+from ..settings_loader import read_yaml_text
 from ..shipped import shipped_config
 
 DEFAULT_MODES_FILE = shipped_config("modes.yaml")
@@ -58,12 +57,7 @@ class ModeBook:
 def load_modes(settings: IntentSettings) -> ModeBook:
     """The modes file named by the settings (or the shipped one), checked; ConfigError names what is wrong."""
     path = Path(settings.modes_file).expanduser() if settings.modes_file else DEFAULT_MODES_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read modes file {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    raw = read_yaml_text(path, "modes file")
     if not isinstance(raw, dict) or not isinstance(raw.get("modes"), dict) or not raw["modes"]:
         raise ConfigError(f"{path}: expected a mapping with a non-empty 'modes' mapping")
     unknown = sorted(set(raw) - {"default", "modes"})

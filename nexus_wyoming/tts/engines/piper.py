@@ -39,6 +39,20 @@ def find_voices(voices_dir: Optional[str]) -> dict[str, Path]:
     return {name: path for name, path in found.items() if Path(f"{path}.json").is_file()}
 
 
+def resolve_voice(settings: PiperSettings) -> tuple[dict[str, Path], str]:
+    """The voices there are and the default's name; TtsError when the configured voice is missing."""
+    paths = find_voices(settings.voices_dir)
+    default = Path(settings.voice).expanduser()
+    if default.suffix == ".onnx":
+        if not default.is_file():
+            raise TtsError(f"piper voice file not found: {default}")
+        paths[default.stem] = default
+        return paths, default.stem
+    if settings.voice not in paths:
+        raise TtsError(f"piper voice {settings.voice!r} not found; installed: {sorted(paths) or 'none'}")
+    return paths, settings.voice
+
+
 def _load(path: Path, threads: int) -> PiperVoice:
     options = onnxruntime.SessionOptions()
     # onnxruntime sizes its pool from the host's physical cores, which can differ from
@@ -57,19 +71,7 @@ class PiperEngine:
     def __init__(self, settings: PiperSettings, executor: FairExecutor) -> None:
         self.settings = settings
         self.executor = executor
-        self.paths = find_voices(settings.voices_dir)
-        default = Path(settings.voice).expanduser()
-        if default.suffix == ".onnx":
-            if not default.is_file():
-                raise TtsError(f"piper voice file not found: {default}")
-            self.paths[default.stem] = default
-            self.default_voice = default.stem
-        elif settings.voice in self.paths:
-            self.default_voice = settings.voice
-        else:
-            raise TtsError(
-                f"piper voice {settings.voice!r} not found; installed: {sorted(self.paths) or 'none'}"
-            )
+        self.paths, self.default_voice = resolve_voice(settings)
         self._loaded: dict[str, PiperVoice] = {}
         self._loading = asyncio.Lock()
 
