@@ -149,7 +149,10 @@ async def amain(args: argparse.Namespace) -> None:
     async with FakeOpenAi(ttft_s=TTFT_S, tokens_per_s=TOKENS_PER_S, keepalive_s=10.0) as llm, \
             FakeTavily(delay_s=TAVILY_S) as tavily:
         env = {"GROQ_API_KEY": llm.api_key, "NEXUS_INTENT__GROQ__URL": llm.url,
-               "TAVILY_API_KEY": tavily.api_key, "NEXUS_INTENT__TAVILY__URL": tavily.url}
+               "TAVILY_API_KEY": tavily.api_key, "NEXUS_INTENT__TAVILY__URL": tavily.url,
+               # one client asking hundreds of times a minute: the per-peer limits would answer "busy"
+               "NEXUS_INTENT__MAX_TURNS_PER_MINUTE_PER_PEER": "0",
+               "NEXUS_INTENT__MAX_PAID_CALLS_PER_MINUTE_PER_PEER": "0"}
         with tempfile.TemporaryDirectory(prefix="bench-intent-") as data_dir:
             server = await asyncio.to_thread(start_server, data_dir, env)
             try:
