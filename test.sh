@@ -11,6 +11,9 @@ command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # tests/deploy:
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # tests/test_status_page.py: the status page, headless
 command -v arecord >/dev/null 2>&1 || need_apt+=(alsa-utils)  # the Pi's mic and speaker commands
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # tests/protocol/test_netns.py: mDNS across a veth pair
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)  # tests/deploy/test_container.py: the image and the compose stack
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)  # tests/deploy/containers.conf: crun refuses hybrid cgroups
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)  # docker/debian-base.sh: a base without a registry
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing ${need_apt[*]} with apt-get" >&2

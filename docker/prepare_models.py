@@ -1,17 +1,18 @@
 """Image build step: assemble the bundled Whisper model and check the Piper voice with the
 servers' own code, so a container's first start neither joins 145 MB nor finds a voice missing.
+Each step runs only when its engine is installed (an image's EXTRAS may leave STT or TTS out).
 
 Usage: python prepare_models.py --whisper-dir DIR   (DIR is what NEXUS_STT__WHISPER__MODEL_DIR names)
 """
 
 import argparse
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 from nexus_wyoming.config import PiperSettings, WhisperSettings
 from nexus_wyoming.stt.engine import SttError
 from nexus_wyoming.stt.model import assemble, bundled_whisper_base, resolve_whisper_model
-from nexus_wyoming.tts.engines.piper import find_voices
 
 
 def prepare_whisper(target: Path) -> Path:
@@ -32,6 +33,8 @@ def check_load(model_dir: Path) -> None:
 
 def check_voice() -> Path:
     """The default Piper voice must come from an installed voice package."""
+    from nexus_wyoming.tts.engines.piper import find_voices
+
     voice = PiperSettings().voice
     found = find_voices(None)
     if voice not in found:
@@ -44,15 +47,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--whisper-dir", type=Path, required=True, help="Where the assembled model goes.")
     parser.add_argument("--no-load", action="store_true", help="Skip the test load of the model.")
     args = parser.parse_args(argv)
-    try:
-        model_dir = prepare_whisper(args.whisper_dir.resolve())
-    except (SttError, OSError) as err:
-        print(f"prepare_models: {err}", file=sys.stderr)
-        return 1
-    if not args.no_load:
-        check_load(model_dir)
-    print(f"whisper model: {model_dir}")
-    print(f"piper voice: {check_voice()}")
+    if find_spec("faster_whisper") is not None:
+        try:
+            model_dir = prepare_whisper(args.whisper_dir.resolve())
+        except (SttError, OSError) as err:
+            print(f"prepare_models: {err}", file=sys.stderr)
+            return 1
+        if not args.no_load:
+            check_load(model_dir)
+        print(f"whisper model: {model_dir}")
+    if find_spec("piper") is not None:
+        print(f"piper voice: {check_voice()}")
     return 0
 
 

@@ -144,3 +144,39 @@ def test_postgres_urls_in_the_file_match_the_postgres_service():
         assert load_config(environ={"NEXUS_SESSIONS__HISTORY_URL": text}).sessions.history_url == text
     ready = ["CMD", "pg_isready", "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"]]
     assert postgres["healthcheck"]["test"] == ready
+
+
+def test_each_server_image_carries_only_its_own_engines():
+    built = servers(load_compose())
+    for kind, service in built.items():
+        assert service["build"]["args"]["EXTRAS"] == kind and service["image"] == f"nexus-wyoming:{kind}"
+    base = next(i.args for i in INSTRUCTIONS if i.keyword == "ARG" and i.stage == 0).partition("=")
+    assert {service["build"]["args"][base[0]] for service in built.values()} == {base[2]}
+    offline = servers(load_compose({"NEXUS_PYTHON_IMAGE": "localhost/nexus-base:bookworm"}))
+    assert {service["build"]["args"][base[0]] for service in offline.values()} == {"localhost/nexus-base:bookworm"}
+
+
+def test_registry_images_can_be_replaced():
+    mirrored = {"NEXUS_REDIS_IMAGE": "localhost/nexus-redis", "NEXUS_POSTGRES_IMAGE": "localhost/nexus-postgres"}
+    services = load_compose(mirrored)["services"]
+    assert (services["redis"]["image"], services["postgres"]["image"]) == tuple(mirrored.values())
+    assert load_compose()["services"]["postgres"]["image"].startswith("postgres:16")
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as 30s or 1m30s."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, duration
+    return int(parts[1] or 0) * 60 + int(parts[2] or 0)
+
+
+def test_stop_grace_period_outlasts_the_drain():
+    drain = Config().limits.drain_timeout_s
+    for kind, service in servers(load_compose()).items():
+        assert seconds(service["stop_grace_period"]) >= drain + 10, kind  # + closing the stores
+
+
+@pytest.mark.parametrize("kind", SERVER_KINDS)
+def test_published_port_can_move(kind):
+    service = servers(load_compose({f"NEXUS_{kind.upper()}_PORT": "127.0.0.1:40000"}))[kind]
+    assert service["ports"] == [f"127.0.0.1:40000:{port_of(command(kind)[1]['uri'])}"]

