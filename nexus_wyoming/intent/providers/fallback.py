@@ -59,8 +59,9 @@ class FallbackProvider:
             last = index == len(candidates) - 1
             attempt = _Attempt()
             try:
-                async for chunk in self._attempt(provider, request, last, attempt):
-                    yield replace(chunk, provider=provider.name, fallbacks=index)
+                async with contextlib.aclosing(self._attempt(provider, request, last, attempt)) as chunks:
+                    async for chunk in chunks:
+                        yield replace(chunk, provider=provider.name, fallbacks=index)
             except Exception as err:  # any failure of a provider means: the next one, if it can
                 reason = _reason(err)
                 if attempt.released:
