@@ -7,6 +7,7 @@ only containers and the test's volumes are removed.
 """
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +51,13 @@ def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return done
 
 
-def host_tls_mounts() -> list[str]:
+@functools.cache
+def host_tls_mounts() -> tuple[str, ...]:
     """Build-time mounts that make the build's pip trust what this host's pip trusts (a TLS proxy's CA)."""
     bundle = os.environ.get("PIP_CERT") or ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     pip_conf = CACHE / "build-pip.conf"
     pip_conf.write_text("[global]\ncert = /etc/ssl/certs/host-ca.crt\n")
-    return ["-v", f"{bundle}:/etc/ssl/certs/host-ca.crt:ro", "-v", f"{pip_conf}:/etc/pip.conf:ro"]
+    return "-v", f"{bundle}:/etc/ssl/certs/host-ca.crt:ro", "-v", f"{pip_conf}:/etc/pip.conf:ro"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ def build(image: str, dockerfile: str, args: dict[str, str]) -> Built:
     build_args = [f"--build-arg={key}={value}" for key, value in args.items()]
     podman("build", "--format", "docker", "--network", "host", *host_tls_mounts(), "-f", dockerfile, *build_args,
            "-t", image, str(REPO), timeout=600)
+    return measured(image, started)
+
+
+def measured(image: str, started: float) -> Built:
+    """An image's size and the seconds since `started`."""
     size = int(podman("image", "inspect", "--format", "{{.Size}}", image).stdout)
     return Built(image, round(time.monotonic() - started, 1), round(size / 1e6))
 
@@ -93,17 +101,19 @@ def images() -> Images:
     script = subprocess.run([str(REPO / "docker" / "debian-base.sh")], capture_output=True, text=True, timeout=600,
                             env=PODMAN_ENV)
     assert script.returncode == 0, script.stderr
-    name = script.stdout.strip()
-    size = int(podman("image", "inspect", "--format", "{{.Size}}", name).stdout)
-    base = Built(name, round(time.monotonic() - started, 1), round(size / 1e6))
-    default = build(DEFAULT_IMAGE, "docker/Dockerfile", {"PYTHON_IMAGE": base.image})
-    redis = build(REDIS_IMAGE, "docker/redis.Dockerfile", {"BASE_IMAGE": base.image})
-    per_server = {kind: build(service["image"], service["build"]["dockerfile"], service["build"]["args"])
-                  for kind, service in servers(load_compose({"NEXUS_PYTHON_IMAGE": base.image})).items()}
-    built = Images(base, default, redis, per_server)
+    base = measured(script.stdout.strip(), started)
+    compose_images = servers(load_compose({"NEXUS_PYTHON_IMAGE": base.image}))
+    builds = {"default": (DEFAULT_IMAGE, "docker/Dockerfile", {"PYTHON_IMAGE": base.image}),
+              "redis": (REDIS_IMAGE, "docker/redis.Dockerfile", {"BASE_IMAGE": base.image}),
+              **{kind: (service["image"], service["build"]["dockerfile"], service["build"]["args"])
+                 for kind, service in compose_images.items()}}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time: downloads overlap unpacking and commits
+        done = dict(zip(builds, pool.map(lambda args: build(*args), builds.values())))
+    built = Images(base, done.pop("default"), done.pop("redis"), done)
     print("\n| image | build s | size MB |\n|---|---|---|")
-    for item in (base, default, redis, *per_server.values()):
+    for item in (base, built.default, built.redis, *built.servers.values()):
         print(f"| {item.image} | {item.seconds} | {item.size_mb} |")
+    print(f"| all (two builds at a time) | {round(time.monotonic() - started, 1)} | |")
     return built
 
 
