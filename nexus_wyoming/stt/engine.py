@@ -16,6 +16,10 @@ PartialCallback = Callable[[str], None]
 class SttError(Exception):
     """An engine could not transcribe (bad key, network, model missing...)."""
 
+    def __init__(self, text: str = "", *, retry_after_s: Optional[float] = None) -> None:
+        super().__init__(text)
+        self.retry_after_s = retry_after_s  # the provider's Retry-After; None: our own cool-down
+
 
 class SttBusyError(SttError):
     """Too many utterances queued for this engine; the client should retry later."""

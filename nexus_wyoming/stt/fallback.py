@@ -4,7 +4,10 @@ An engine fails when open(), feed() or transcribe() raises, or when an engine th
 not the last gives no transcript within the timeout. The session keeps a bounded copy
 of the utterance's audio while another engine could still take over, and replays all
 of it into the next engine, so the user never has to repeat themselves. A failed
-engine is skipped for a cool-down; a busy one is not (it is only busy).
+engine is skipped for a cool-down (as long as its provider's Retry-After when it sent one);
+a busy one is not (it is only busy), nor one that heard nothing: an empty transcript from an
+engine that is not the last hands the utterance on, since a provider that answers "" to
+clear speech is failing and only the last engine may have the final say on silence.
 
 Partials: only the engine in charge may report them. When an engine fails its later
 partials are dropped, and the next engine's partials are withheld while the audio is
@@ -24,6 +27,11 @@ from .engine import PartialCallback, SttBusyError, SttEngine, SttError, SttReque
 _LOGGER = logging.getLogger(__name__)
 _FALLBACKS = REGISTRY.counter("nexus_stt_fallbacks_total", "Utterances moved to the next STT engine")
 REPLAY_PIECE = 32000  # replay in 1 s pieces, as a streaming engine expects
+MAX_RETRY_AFTER_S = 3600.0
+
+
+class EmptyTranscript(SttError):
+    """An engine heard nothing: the next one gets the utterance, this one keeps its place."""
 
 
 class FallbackEngine:
@@ -61,8 +69,10 @@ class FallbackEngine:
     def failed(self, engine: SttEngine, err: BaseException) -> None:
         """Note a failure: skip the engine for a while unless it was only busy."""
         _FALLBACKS.inc(engine=engine.name)
-        if not isinstance(err, SttBusyError):
-            self._failed_until[engine.name] = time.monotonic() + self.cooldown_s
+        if not isinstance(err, (SttBusyError, EmptyTranscript)):
+            retry_after = getattr(err, "retry_after_s", None)
+            cooldown = self.cooldown_s if retry_after is None else min(retry_after, MAX_RETRY_AFTER_S)
+            self._failed_until[engine.name] = time.monotonic() + cooldown
 
     def succeeded(self, engine: SttEngine) -> None:
         """The engine works again."""
@@ -132,7 +142,16 @@ class FallbackSession:
                         await self._advance(err)
                 continue
             self.chain.succeeded(engine)
+            if not text.strip() and self._fed and self._can_hand_over():
+                async with self._lock:
+                    if generation == self._generation:
+                        await self._advance(EmptyTranscript(f"{engine.name} heard nothing"))
+                continue
             return text
+
+    def _can_hand_over(self) -> bool:
+        """Another engine could take this utterance with all of its audio."""
+        return not self._is_last() and self._audio is not None
 
     def _current(self) -> SttSession:
         if self.session is None:

@@ -12,8 +12,10 @@ Switches: a wrong key (401), `stall_handshake`, `silent` (never answers), `first
 `ack_finalize=False` (flushes without `from_finalize`), `flush_short_s` (a flushed result that
 reports less audio than was sent: Deepgram's durations are not promised to be exact),
 `close_after_s` with `close_code` / `close_reason` (e.g. 1011 NET-0000), `error_after_s` (an
-`Error` message) and `idle_timeout_s` (1011 NET-0001 without audio or KeepAlive, as the real
-service does after 10 s).
+`Error` message), `idle_timeout_s` (1011 NET-0001 without audio or KeepAlive, as the real
+service does after 10 s), `reject_status` for the first `reject_count` handshakes (e.g. 503, or
+429 with `retry_after`), `garbage` (every message replaced by frames that are not Deepgram's)
+and `drop_after_results` (the TCP connection cut, no close frame, after that many results).
 """
 
 import asyncio
@@ -39,6 +41,8 @@ MODELS = ("nova-3", "nova-3-general", "nova-2", "nova-2-general", "nova", "enhan
 ENCODINGS = ("linear16", "linear32", "flac", "alaw", "mulaw", "amr-nb", "amr-wb", "opus", "ogg-opus",
              "speex", "g729")
 BOOLEAN_PARAMS = ("interim_results", "smart_format", "punctuate")
+#: What `garbage` sends instead of each message: none of it is a Deepgram message.
+GARBAGE_FRAMES = ("not json {", b"\x00\xffbinary", "[1, 2]", '"Results"', '{"type": 7}', "{}")
 
 
 def speech(seconds: float) -> bytes:
@@ -102,6 +106,11 @@ class FakeDeepgramListen:
     close_code: int = 1011
     close_reason: str = "NET-0000"
     error_after_s: Optional[float] = None
+    reject_status: Optional[int] = None
+    reject_count: int = 1_000_000
+    retry_after: Optional[str] = None
+    garbage: bool = False
+    drop_after_results: Optional[int] = None
     url: str = ""
     handshakes: list[Handshake] = field(default_factory=list)
     streams: list[Stream] = field(default_factory=list)
@@ -136,6 +145,11 @@ class FakeDeepgramListen:
             protocols[1] if len(protocols) == 2 and protocols[0] == "token" else None)
         if key != self.api_key:
             return _reject(connection, 401, "INVALID_AUTH", "Invalid credentials.")
+        if self.reject_status is not None and len(self.handshakes) <= self.reject_count:
+            response = _reject(connection, self.reject_status, "UNAVAILABLE", "Try again later.")
+            if self.retry_after is not None:
+                response.headers["Retry-After"] = self.retry_after
+            return response
         problem = _validate(query)
         return _reject(connection, 400, "Bad Request", problem) if problem else None
 
@@ -276,7 +290,14 @@ class _Recognizer:
             self.first_sent = True
             await asyncio.sleep(self.fake.first_result_delay_s)
         self.stream.sent.append(message)
-        await self.ws.send(json.dumps(message))
+        if self.fake.garbage:
+            for frame in GARBAGE_FRAMES:
+                await self.ws.send(frame)
+        else:
+            await self.ws.send(json.dumps(message))
+        results = sum(1 for m in self.stream.sent if m["type"] == "Results")
+        if self.fake.drop_after_results is not None and results >= self.fake.drop_after_results:
+            self.ws.transport.abort()
 
 
 def _token_subprotocol(connection: ServerConnection, offered) -> Optional[str]:

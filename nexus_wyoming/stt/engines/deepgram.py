@@ -19,6 +19,8 @@ import asyncio
 import json
 import logging
 import re
+import time
+from email.utils import parsedate_to_datetime
 from typing import Callable, Optional, Union
 from urllib.parse import urlencode
 
@@ -27,9 +29,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from websockets.protocol import State
 
 from ...config import DeepgramSttSettings
+from ...throttle import ThrottledLog
 from ..engine import SAMPLE_RATE, PartialCallback, SttError, SttRequest
 
 _LOGGER = logging.getLogger(__name__)
+_FRAME_LOG = ThrottledLog(_LOGGER)  # a broken server may send garbage in every frame
 
 KEEPALIVE = json.dumps({"type": "KeepAlive"})
 FINALIZE = json.dumps({"type": "Finalize"})
@@ -104,7 +108,7 @@ class DeepgramEngine:
                                  open_timeout=self._settings.connect_timeout_s,
                                  close_timeout=CLOSE_TIMEOUT_S, max_size=MAX_MESSAGE_BYTES)
         except InvalidStatus as err:
-            raise SttError(self._redact(_rejection(err))) from err
+            raise SttError(self._redact(_rejection(err)), retry_after_s=_retry_after(err.response)) from err
         except (OSError, TimeoutError, WebSocketException) as err:
             detail = str(err) or "timed out"
             raise SttError(self._redact(
@@ -261,7 +265,7 @@ class DeepgramSession:
         try:
             message = json.loads(raw)
         except ValueError:
-            _LOGGER.warning("Deepgram sent a text frame that is not JSON; ignored")
+            _FRAME_LOG.warning("not json", "Deepgram sent a text frame that is not JSON; ignored")
             return
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "Results":
@@ -359,3 +363,14 @@ def _rejection(err: InvalidStatus) -> str:
     request_id = response.headers.get("dg-request-id")
     tail = f" [request {request_id[:64]}]" if request_id else ""
     return f"Deepgram refused the connection: HTTP {status}{hint}: {detail[:300]}{tail}"
+
+
+def _retry_after(response) -> Optional[float]:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
