@@ -9,6 +9,7 @@ no room for is refused with error `busy`.
 
 import asyncio
 import logging
+import socket
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from ..metrics import REGISTRY, RATIO_BUCKETS, log_request
 from ..protocol.server import Connection, EventHandler
 from ..status import BOARD
 from .engine import TtsEngine, TtsError, UnknownVoiceError, VoiceRequest
-from .scheduler import CURRENT_REQUEST, Busy, PendingText, Reservation, Turns
+from .scheduler import CURRENT_REQUEST, Busy, PendingText, Reservation
 from .sentences import SentenceBuffer, split_sentences
 from .speech import Speech, SpeechStats
 from .units import MIN_CLAUSE_CHARS, speakable, split_units
@@ -36,6 +37,10 @@ _TOTAL = REGISTRY.histogram("nexus_tts_total_seconds", "Request to last audio ch
 _RTF = REGISTRY.histogram("nexus_tts_real_time_factor", "Synthesis time per audio second", RATIO_BUCKETS)
 _ERRORS = REGISTRY.counter("nexus_tts_errors_total", "Requests answered with an error")
 _MAX_NAME_CHARS = 128
+#: Kernel send buffer per client (~6 s of 22 kHz audio; Linux doubles it): a client that
+#: stops reading stalls our writes, and so its synthesis, within seconds, not after the
+#: minutes of audio an auto-tuned buffer (up to 4 MB) would swallow first.
+_SEND_BUFFER_BYTES = 256 * 1024
 
 
 class BadRequest(Exception):
@@ -94,6 +99,9 @@ class TtsHandler(EventHandler):
         self.pending = pending
         self.stream: Optional[_Stream] = None
         self._wrapping_up = False
+        sock = connection.writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER_BYTES)
 
     def busy(self) -> bool:
         return self.stream is not None
@@ -141,10 +149,10 @@ class TtsHandler(EventHandler):
             raise BadRequest("text is empty", "empty-text")
         if len(text) > self.settings.max_text_chars:
             raise BadRequest(f"text has {len(text)} characters; the limit is {self.settings.max_text_chars}", "too-long")
-        reservation = Reservation(self.pending)
-        _reserve(reservation, len(text))
-        CURRENT_REQUEST.set(Turns())
         stats = SpeechStats()
+        reservation = Reservation(self.pending, stats.ahead_s)
+        _reserve(reservation, len(text))
+        CURRENT_REQUEST.set(reservation)
         try:
             speech = Speech(self.write_event, self.settings.samples_per_chunk, stats)
             await self._speak(speech, self._units(split_sentences(text), True, reservation), voice)
@@ -157,7 +165,8 @@ class TtsHandler(EventHandler):
             raise BadRequest("a synthesize stream is already open", "stream-open")
         voice = voice_request(data)
         context = data.get("context") if isinstance(data.get("context"), dict) else None
-        stream = _Stream(voice, context, SentenceBuffer(), asyncio.Queue(), SpeechStats(), Reservation(self.pending))
+        stats = SpeechStats()
+        stream = _Stream(voice, context, SentenceBuffer(), asyncio.Queue(), stats, Reservation(self.pending, stats.ahead_s))
         stream.worker = asyncio.create_task(self._speak_stream(stream))
         self.stream = stream
 
@@ -216,8 +225,8 @@ class TtsHandler(EventHandler):
         gets one `error` and still its `synthesize-stopped`. At shutdown the stream
         ends after the unit being spoken, and so does the connection.
         """
-        CURRENT_REQUEST.set(Turns())
         first, failed, stats = True, False, stream.stats
+        CURRENT_REQUEST.set(stream.reservation)
         try:
             while not self._wrapping_up and (sentence := await stream.queue.get()) is not None:
                 if failed or not speakable(sentence):

@@ -1,14 +1,15 @@
 """Sharing the synthesis threads fairly, and refusing work the server cannot hold.
 
-Each request takes one thread turn per voice-model run. When turns wait, the next
-free thread goes to the request that has had the fewest, so a short reply for a new
-client is served in about its normal time while other clients stream long texts (or
-stopped reading and are filling their socket buffers). Text accepted but not yet
-spoken is bounded for the whole server; a request beyond it is answered `busy`.
+Each voice-model run takes a thread. When runs wait, the next free thread goes to the
+request with the least text left to speak (shortest remaining first), so a new
+client's short reply goes before the long texts others are streaming, even those that
+arrived just before it. A request whose listener is more than
+`RELAXED_AHEAD_S` ahead (audio sent minus time elapsed: seconds buffered, or a client
+that stopped reading) never takes the last free thread, which stays for such a reply.
+Text accepted but not yet spoken is bounded for the whole server; beyond it, `busy`.
 """
 
 import asyncio
-import heapq
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
@@ -17,76 +18,74 @@ from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
 
+#: A listener with this much audio in hand can wait for a newcomer's first words.
+RELAXED_AHEAD_S = 5.0
+
 
 @dataclass
-class Turns:
-    """One request's share of the synthesis threads: how many runs it has had."""
-
-    served: int = 0
-
-
-#: The request the current task synthesizes for; set by the handler, read by FairExecutor.
-CURRENT_REQUEST: ContextVar[Optional[Turns]] = ContextVar("tts_request", default=None)
+class _Waiter:
+    remaining: int
+    order: int
+    relaxed: bool
+    ticket: asyncio.Future
 
 
 class FairExecutor:
-    """A fixed number of worker threads, handed to the least-served waiting request first."""
+    """A fixed number of worker threads, handed to the waiting request with the least text left."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tts")
-        self._running = 0
-        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._running: list[bool] = []  # relaxed? per run holding a thread
+        self._waiting: list[_Waiter] = []
         self._order = itertools.count()
-
-    @property
-    def waiting(self) -> int:
-        """Runs queued for a thread now."""
-        return sum(1 for *_, ticket in self._waiting if not ticket.done())
 
     async def run(self, fn: Callable[..., T], *args) -> T:
         """Run `fn(*args)` on a worker thread when it is this request's turn."""
-        turns = CURRENT_REQUEST.get()
-        await self._turn(turns.served if turns else 0)
+        request = CURRENT_REQUEST.get()
+        relaxed = request is not None and request.ahead_s() > RELAXED_AHEAD_S
+        await self._turn(request.held if request else 0, relaxed)
         loop = asyncio.get_running_loop()
         try:
             future = self._pool.submit(fn, *args)
         except BaseException:
-            self._release()
+            self._release(relaxed)
             raise
         # The thread is free only when the run ends, even if its caller was cancelled meanwhile.
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
-        try:
-            return await asyncio.wrap_future(future)
-        finally:
-            if turns is not None:
-                turns.served += 1
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release, relaxed))
+        return await asyncio.wrap_future(future)
 
     def shutdown(self) -> None:
         """Stop the threads; queued runs are dropped."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _turn(self, served: int) -> None:
-        if self._running < self.workers:  # a free thread means nobody live is waiting
-            self._running += 1
+    def _may_run(self, relaxed: bool) -> bool:
+        free = self.workers - len(self._running)
+        return free > 1 or (free == 1 and (not relaxed or self.workers == 1))
+
+    async def _turn(self, remaining: int, relaxed: bool) -> None:
+        if not self._waiting and self._may_run(relaxed):
+            self._running.append(relaxed)
             return
-        ticket = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (served, next(self._order), ticket))
+        waiter = _Waiter(remaining, next(self._order), relaxed, asyncio.get_running_loop().create_future())
+        self._waiting.append(waiter)
         try:
-            await ticket
+            await waiter.ticket
         except asyncio.CancelledError:
-            if ticket.done() and not ticket.cancelled():  # granted just as we were cancelled: pass it on
-                self._release()
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+            elif waiter.ticket.done() and not waiter.ticket.cancelled():  # granted as we were cancelled
+                self._release(relaxed)
             raise
 
-    def _release(self) -> None:
-        """A thread is free: give it to the next live waiter, else count it free."""
-        while self._waiting:
-            *_, ticket = heapq.heappop(self._waiting)
-            if not ticket.done():
-                ticket.set_result(None)
-                return
-        self._running -= 1
+    def _release(self, relaxed: bool) -> None:
+        """A run ended: its thread goes to the waiters allowed to run, least text left first."""
+        self._running.remove(relaxed)
+        for waiter in sorted(self._waiting, key=lambda w: (w.remaining, w.order)):
+            if self._may_run(waiter.relaxed):
+                self._waiting.remove(waiter)
+                self._running.append(waiter.relaxed)
+                waiter.ticket.set_result(None)
 
 
 class Busy(Exception):
@@ -111,11 +110,20 @@ class PendingText:
         self.chars = max(0, self.chars - chars)
 
 
+#: The request the current task synthesizes for; set by the handler, read by FairExecutor.
+CURRENT_REQUEST: ContextVar[Optional["Reservation"]] = ContextVar("tts_request", default=None)
+
+
 @dataclass
 class Reservation:
-    """One request's part of the PendingText: taken as text arrives, given back as it is spoken."""
+    """One request's part of the PendingText: taken as text arrives, given back as it is spoken.
+
+    It is also the request's scheduling priority: `held` is its text left to speak,
+    `ahead_s` how far its listener is ahead (audio sent minus time elapsed).
+    """
 
     pending: PendingText
+    ahead_s: Callable[[], float] = lambda: 0.0
     held: int = 0
 
     def add(self, chars: int) -> None:

@@ -41,6 +41,10 @@ class SpeechStats:
         """Request start → first audio chunk sent."""
         return None if self.first_audio is None else self.first_audio - self.started
 
+    def ahead_s(self) -> float:
+        """Audio sent minus time elapsed: how long its listener could wait for more."""
+        return self.audio_seconds - (time.perf_counter() - self.started)
+
     @property
     def real_time_factor(self) -> Optional[float]:
         """Synthesis time per second of audio (lower is faster)."""

@@ -5,6 +5,8 @@ clients; here onnxruntime runs in a bounded thread pool and the loop stays free.
 """
 
 import asyncio
+import ctypes
+import ctypes.util
 import importlib.metadata
 import json
 import logging
@@ -58,6 +60,10 @@ def _load(path: Path, threads: int) -> PiperVoice:
     # onnxruntime sizes its pool from the host's physical cores, which can differ from
     # the CPUs this process may use (containers, taskset): use those instead.
     options.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
+    # The arena keeps the peak of every long unit for good; without it (and with
+    # _return_memory after each unit) RSS comes back. Measured after 4 KB of text:
+    # +183 MB kept with the arena, +100 MB with malloc_trim alone, +25 MB with both.
+    options.enable_cpu_mem_arena = False
     config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text("utf-8")))
     session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     return PiperVoice(session=session, config=config)
@@ -100,7 +106,10 @@ class PiperEngine:
         pieces, audio = await self.executor.run(self._first_piece, loaded, text, config)
         while audio is not None:
             yield TtsAudio(audio=audio, rate=loaded.config.sample_rate)
-            audio = await self.executor.run(_render, loaded, pieces.pop(0), config) if pieces else None
+            if not pieces:
+                break
+            ids = pieces.pop(0)
+            audio = await self.executor.run(_render, loaded, ids, config, not pieces)
 
     async def close(self) -> None:
         """Drop loaded voices."""
@@ -129,7 +138,7 @@ class PiperEngine:
     def _first_piece(self, voice: PiperVoice, text: str, config: SynthesisConfig) -> tuple[list[list[int]], Optional[bytes]]:
         """The remaining phoneme pieces and the first piece's audio (None when there is nothing to say)."""
         pieces = self._phoneme_pieces(voice, text)
-        return pieces[1:], (_render(voice, pieces[0], config) if pieces else None)
+        return pieces[1:], (_render(voice, pieces[0], config, last=len(pieces) == 1) if pieces else None)
 
     def _phoneme_pieces(self, voice: PiperVoice, text: str) -> list[list[int]]:
         """Phoneme ids in pieces of at most `max_phonemes`, cut at word boundaries.
@@ -155,10 +164,22 @@ def _word_cut(phonemes: list[str], limit: int) -> int:
     return limit
 
 
-def _render(voice: PiperVoice, ids: list[int], config: SynthesisConfig) -> bytes:
-    """One model run → 16-bit PCM, normalised to full scale as Piper does."""
+def _render(voice: PiperVoice, ids: list[int], config: SynthesisConfig, last: bool = False) -> bytes:
+    """One model run → 16-bit PCM, normalised to full scale as Piper does; after a unit's last, memory back."""
     audio = voice.phoneme_ids_to_audio(ids, config)
+    if last:
+        _return_memory()
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak < 1e-8:
         return b""
     return (np.clip(audio / peak, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
+def _return_memory() -> None:
+    """Give the heap the model run freed back to the system (glibc keeps it otherwise)."""
+    trim = getattr(_LIBC, "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
