@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.fuzzcases import SERVERS, cases  # noqa: E402
+from tests.support.fuzzcases import SERVERS, cases, fixed  # noqa: E402
 from tests.support.fuzzing import BOUND_S, Report, fuzz, served  # noqa: E402
 
 HEADER = ["| server | cases | s | error | answered | closed | crashes | hangs | tracebacks | slowest case s "
@@ -60,7 +60,7 @@ async def amain(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix=f"fuzz-{server}-") as data_dir:
             async with served(server, Path(data_dir)) as process:
                 report = await fuzz(server, process, cases(server, args.seed), args.seed, args.cases,
-                                    args.max_seconds, args.bound_s)
+                                    args.max_seconds, args.bound_s, min_cases=sum(1 for _ in fixed(server)))
                 if report.tracebacks and args.log_dir:
                     (Path(args.log_dir) / f"fuzz-{server}.log").write_text(process.log)
         print(row(report), flush=True)

@@ -169,8 +169,10 @@ class Report:
 
 
 async def fuzz(server: str, process: ServerProcess, cases: Iterable[Case], seed: int, max_cases: int,
-               max_seconds: float, bound_s: Optional[float] = None, drain_s: float = 0.5) -> Report:
-    """Run up to `max_cases` cases or `max_seconds`, whichever ends first, with a canary alongside."""
+               max_seconds: float, bound_s: Optional[float] = None, drain_s: float = 0.5,
+               min_cases: int = 0) -> Report:
+    """Run up to `max_cases` cases or `max_seconds`, whichever ends first (but at least `min_cases`:
+    the fixed battery), with a canary alongside."""
     report = Report(server, seed)
     bound_s = bound_s or BOUND_S[server]
     memory = psutil.Process(process.pid)
@@ -180,8 +182,8 @@ async def fuzz(server: str, process: ServerProcess, cases: Iterable[Case], seed:
     started = time.perf_counter()
     seen_tracebacks = 0
     try:
-        for case in islice(cases, max_cases):
-            if time.perf_counter() - started > max_seconds:
+        for index, case in enumerate(islice(cases, max_cases)):
+            if index >= min_cases and time.perf_counter() - started > max_seconds:
                 break
             label = f"{case.kind}: {case.name}"
             outcome = await attack(process.host, process.port, case, bound_s, drain_s)
