@@ -180,7 +180,7 @@ async def fuzz(server: str, process: ServerProcess, cases: Iterable[Case], seed:
     canary = Canary(server, process.host, process.port)
     canary_task = asyncio.create_task(canary.run())
     started = time.perf_counter()
-    seen_tracebacks = 0
+    seen_lines = 0
     try:
         for index, case in enumerate(islice(cases, max_cases)):
             if index >= min_cases and time.perf_counter() - started > max_seconds:
@@ -194,9 +194,9 @@ async def fuzz(server: str, process: ServerProcess, cases: Iterable[Case], seed:
             if not process.alive:
                 report.crash = label
                 break
-            tracebacks = process.log.count("Traceback")
-            if tracebacks > seen_tracebacks:
-                seen_tracebacks = tracebacks
+            lines = process.lines[seen_lines:]  # only the new ones: the log of a long run is large
+            seen_lines += len(lines)
+            if any("Traceback" in line for line in lines):
                 report.tracebacks.append(label)
             report.rss.append(memory.memory_info().rss)
     finally:
