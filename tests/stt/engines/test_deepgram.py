@@ -3,6 +3,7 @@
 import asyncio
 import socket
 import time
+from email.utils import formatdate
 from dataclasses import replace
 from typing import Optional
 
@@ -405,3 +406,14 @@ def test_bias_terms_are_distinct_trimmed_and_capped():
     assert bias_terms(names, 10, phrases=True) == ["Kitchen Light", "Bob's lamp", "x" * 100]
     assert bias_terms(names, 3, phrases=False) == ["Kitchen", "Light", "Bob's"]
     assert bias_terms(names, 0, phrases=True) == []
+
+
+@pytest.mark.parametrize("retry_after, seconds", [("7", 7.0), ("HTTP date", 60.0), ("soon", None), (None, None)])
+async def test_a_refusal_carries_its_retry_after_for_the_cooldown(retry_after, seconds):
+    if retry_after == "HTTP date":
+        retry_after = formatdate(time.time() + 60, usegmt=True)
+    async with fake_for(reject_status=429, retry_after=retry_after) as fake:
+        with pytest.raises(SttError) as caught:
+            await engine_for(fake).open(SttRequest())
+    assert "HTTP 429" in str(caught.value)
+    assert caught.value.retry_after_s == (None if seconds is None else pytest.approx(seconds, abs=2))
