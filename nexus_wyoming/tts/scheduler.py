@@ -64,7 +64,7 @@ class FairExecutor:
         return free > 1 or (free == 1 and (not relaxed or self.workers == 1))
 
     async def _turn(self, remaining: int, relaxed: bool) -> None:
-        if not self._waiting and self._may_run(relaxed):
+        if self._may_run(relaxed):  # then no waiter may: each release grants all that can run
             self._running.append(relaxed)
             return
         waiter = _Waiter(remaining, next(self._order), relaxed, asyncio.get_running_loop().create_future())
