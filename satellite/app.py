@@ -14,7 +14,7 @@ from nexus_wyoming.protocol.discovery import advertise
 from nexus_wyoming.protocol.server import WyomingServer
 
 from .frontend import Frontend
-from .ha import HaHandler, HaSatellite
+from .ha import HaHandler, HaSatellite, parse_allow
 from .listen import Listener
 from .mic import open_mic
 from .player import Player
@@ -61,8 +61,10 @@ class Parts:
 async def run_ha(settings: SatelliteSettings, device_id: str) -> int:
     """Home Assistant mode: serve, advertise, listen; exit code."""
     parts = Parts(settings)
-    satellite = HaSatellite(make_info(settings, parts.frontend), parts.frontend, parts.player, device_id)
-    server = WyomingServer(settings.ha.uri, lambda c: HaHandler(c, satellite), settings.limits,
+    satellite = HaSatellite(make_info(settings, parts.frontend), parts.frontend, parts.player, device_id,
+                            settings.ha.owner_quiet_s)
+    allow = parse_allow(settings.ha.allow)  # ValueError: a bad entry stops the start (exit 2)
+    server = WyomingServer(settings.ha.uri, lambda c: HaHandler(c, satellite, allow), settings.limits,
                            name="nexus-satellite ha")
     metrics = await start_metrics(settings.metrics_port, settings.metrics_host or server.address.host or "127.0.0.1")
     address = await server.start()

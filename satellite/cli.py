@@ -24,7 +24,7 @@ _FLAGS = {
     "snd_command": "audio.snd_command", "snd_file": "audio.snd_file", "snd_device": "audio.snd_device",
     "snd_rate": "audio.snd_rate", "vad": "frontend.vad", "vad_mode": "frontend.vad_mode",
     "end_silence_ms": "frontend.end_silence_ms", "wake_word": "frontend.wake_word", "speex": "frontend.speex",
-    "uri": "ha.uri", "zeroconf": "ha.zeroconf", "zeroconf_name": "ha.zeroconf_name", "stt_uri": "standalone.stt_uri", "intent_uri": "standalone.intent_uri",
+    "uri": "ha.uri", "zeroconf": "ha.zeroconf", "zeroconf_name": "ha.zeroconf_name", "allow": "ha.allow", "stt_uri": "standalone.stt_uri", "intent_uri": "standalone.intent_uri",
     "tts_uri": "standalone.tts_uri", "language": "standalone.language", "max_turns": "standalone.max_turns",
 }
 
@@ -107,6 +107,7 @@ def show_device_id(data_dir: Optional[str], override: Optional[str]) -> None:
 @click.option("--uri", default=None, help="Where Home Assistant connects (default tcp://0.0.0.0:10700).")
 @click.option("--no-zeroconf", is_flag=True, default=False, help="Do not advertise on mDNS.")
 @click.option("--zeroconf-name", default=None, help="Name advertised on mDNS (what Home Assistant shows).")
+@click.option("--allow", default=None, metavar="ADDR,NET/BITS", help="Only these may connect, e.g. 192.168.1.10,10.0.0.0/24.")
 def ha(config_file: Optional[str], no_zeroconf: bool, **flags: Any) -> None:
     """Home Assistant satellite: HA connects here and runs its Assist pipeline."""
     from .app import run_ha

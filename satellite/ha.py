@@ -3,13 +3,17 @@
 Like wyoming-satellite's VAD mode, with what HA 2025.4 measurably needs: `pong` at
 once (HA drops a satellite that is silent for 5 s), `played` once a reply was heard
 (else the entity stays 'responding'), and our own end of speech sent as `audio-stop`
-(HA then stops waiting ~1.3 s for its own VAD). One HA connection is active; a new one
-takes over (HA reconnects after network trouble), describe/ping are answered for all.
+(HA then stops waiting ~1.3 s for its own VAD). One HA connection is the owner; a new
+one takes over only once the owner has been silent for `ha.owner_quiet_s` (HA pings every
+5 s, so a live HA is never displaced, while a stale socket left by HA re-adding the
+entry is replaced). describe/ping are answered for all allowed peers.
 """
 
 import asyncio
+import ipaddress
 import logging
-from typing import Optional
+import time
+from typing import Optional, Sequence
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -33,13 +37,32 @@ from .turns import TurnTimer
 
 _LOGGER = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 5.0
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_allow(values: Sequence[str]) -> list[Network]:
+    """`ha.allow` entries (addresses or networks, e.g. 192.168.1.10, 10.0.0.0/24); ValueError if bad."""
+    return [ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip()]
+
+
+def allowed(peer_host: str, networks: Sequence[Network]) -> bool:
+    """No allow-list: everyone; else the peer's address must be in one of the networks."""
+    if not networks:
+        return True
+    try:
+        address = ipaddress.ip_address(peer_host)
+    except ValueError:  # a unix socket: only this machine can reach it
+        return True
+    return any(address in network for network in networks)
 
 
 class HaSatellite:
     """What outlives a connection: listening state, the active connection, playback."""
 
-    def __init__(self, info: Info, frontend: Frontend, player: Player, device_id: str) -> None:
+    def __init__(self, info: Info, frontend: Frontend, player: Player, device_id: str,
+                 owner_quiet_s: float = 12.0) -> None:
         self.info = info
+        self.owner_quiet_s = owner_quiet_s
         self.frontend = frontend
         self.player = player
         self.device_id = device_id
@@ -48,18 +71,30 @@ class HaSatellite:
         self.streaming = False
         self.turn: Optional[TurnTimer] = None
         self._acks: dict[asyncio.Task, Playback] = {}
+        self.owner_heard = 0.0
 
     # ------------------------------------------------------------------ connection
 
-    def attach(self, connection: Connection) -> None:
-        """`connection` is Home Assistant from now on; an older one is closed."""
+    def heard(self, connection: Connection) -> None:
+        """Any event from the owner (a ping too) shows it is alive."""
+        if connection is self.connection:
+            self.owner_heard = time.monotonic()
+
+    def attach(self, connection: Connection) -> bool:
+        """Make `connection` the owner unless a live one holds the satellite; False if refused."""
         if self.connection is connection:
-            return
-        old, self.connection = self.connection, connection
+            self.heard(connection)
+            return True
+        old = self.connection
+        if old is not None and not old.writer.is_closing() and time.monotonic() - self.owner_heard < self.owner_quiet_s:
+            return False
+        self.connection = connection
+        self.heard(connection)
         if old is not None:
-            _LOGGER.info("Home Assistant reconnected from %s; closing %s", connection.peer, old.peer)
+            _LOGGER.info("Home Assistant reconnected from %s; closing the silent %s", connection.peer, old.peer)
             old.writer.close()
         self._stop_streaming()
+        return True
 
     def detach(self, connection: Connection) -> None:
         """The active connection ended: stop streaming and wait for the next one."""
@@ -165,33 +200,44 @@ class HaSatellite:
 class HaHandler(EventHandler):
     """One connection from Home Assistant (or anything speaking like it)."""
 
-    def __init__(self, connection: Connection, satellite: HaSatellite) -> None:
+    def __init__(self, connection: Connection, satellite: HaSatellite, allow: Sequence[Network] = ()) -> None:
         super().__init__(connection)
         self.satellite = satellite
+        self.allow = allow
         self.playback: Optional[Playback] = None
         self.skipping = False
 
     async def handle_event(self, event: Event) -> bool:
         """Dispatch; bad data in a known event is answered with `error`, never a crash."""
+        if not allowed(self.connection.peer_host, self.allow):
+            _LOGGER.warning("refusing %s: not in ha.allow", self.connection.peer)
+            await self.write_event(Error("this satellite does not accept your address (ha.allow)", "forbidden").event())
+            return False
         try:
-            await self._dispatch(event)
+            return await self._dispatch(event)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             _LOGGER.warning("bad %s from %s: %s", event.type, self.connection.peer, err)
             await self.write_event(Error(f"bad data in {event.type}: {err}", "bad-event").event())
         return True
 
-    async def _dispatch(self, event: Event) -> None:
+    async def _dispatch(self, event: Event) -> bool:
+        """Handle one event; False closes a connection that may not take the satellite over."""
         sat = self.satellite
         kind = event.type
+        sat.heard(self.connection)
         if Describe.is_type(kind):
             await self.write_event(sat.info.event())
-            return
+            return True
         if Ping.is_type(kind):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
-            return
+            return True
         if kind == "pong":
-            return
-        sat.attach(self.connection)
+            return True
+        if not sat.attach(self.connection):
+            _LOGGER.warning("refusing %s from %s: Home Assistant at %s is using this satellite", kind,
+                            self.connection.peer, sat.connection.peer if sat.connection else "?")
+            await self.write_event(Error("this satellite is in use by another Home Assistant", "busy").event())
+            return False
         if kind == "run-satellite":
             sat.running = True
             _LOGGER.info("Home Assistant is ready: listening for speech")
@@ -222,6 +268,7 @@ class HaHandler(EventHandler):
             await self._audio(event)
         else:
             _LOGGER.debug("ignoring %s", kind)
+        return True
 
     async def _audio(self, event: Event) -> None:
         """Reply audio and announcements: played in order, `played` after each."""

@@ -76,6 +76,8 @@ class HaSettings:
     uri: str = "tcp://0.0.0.0:10700"
     zeroconf: bool = True
     zeroconf_name: Optional[str] = None  # mDNS instance name (default nexus-satellite-HOSTNAME-ID)
+    owner_quiet_s: float = setting(12.0, minimum=0.5, maximum=3600.0)  # HA pings every 5 s
+    allow: list[str] = setting([])  # addresses / networks that may connect (e.g. 192.168.1.10, 10.0.0.0/24); [] = all
 
 
 @dataclass(frozen=True)

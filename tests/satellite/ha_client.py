@@ -4,6 +4,7 @@ import sys
 import urllib.request
 import wave
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 from wyoming.event import Event
@@ -30,8 +31,8 @@ class Ha:
             "--metrics-port", str(self.metrics_port), *extra,
         ]).start()
 
-    async def client(self) -> WyomingClient:
-        return await WyomingClient.connect(self.proc.host, self.proc.port)
+    async def client(self, source: Optional[str] = None) -> WyomingClient:
+        return await WyomingClient.connect(self.proc.host, self.proc.port, source)
 
     def speak(self) -> None:
         self.go.touch()

@@ -95,12 +95,13 @@ async def test_home_assistant_disconnecting_mid_pipeline(ha):
     await again.close()
 
 
-async def test_a_new_connection_takes_over(ha):
+async def test_a_new_connection_takes_over_at_once_when_the_old_one_hung_up(ha):
+    """(A live owner is never displaced, a silent one after ha.owner_quiet_s: test_ha_lan.py.)"""
     old = await ha.client()
     await old.send(Event("run-satellite"))
+    await old.close()
     new = await ha.client()
     await new.send(Event("run-satellite"))
-    assert await old.closed()
     ha.speak()
     assert (await until(new, "audio-stop"))[0].type == "run-pipeline"
     await new.close()
