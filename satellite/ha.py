@@ -31,7 +31,7 @@ from nexus_wyoming.protocol.server import ClientGone, Connection, EventHandler
 
 from .endpoint import Segment
 from .frontend import Frontend
-from .player import Playback, Player
+from .player import Playback, Player, PlayerFull
 from .timers import on_timer_event
 from .turns import TurnTimer
 
@@ -215,6 +215,9 @@ class HaHandler(EventHandler):
             return False
         try:
             return await self._dispatch(event)
+        except PlayerFull as err:
+            _LOGGER.warning("refusing audio from %s: %s", self.connection.peer, err)
+            await self.write_event(Error(f"cannot play more now: {err}", "busy").event())
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             _LOGGER.warning("bad %s from %s: %s", event.type, self.connection.peer, err)
             await self.write_event(Error(f"bad data in {event.type}: {err}", "bad-event").event())
@@ -298,9 +301,10 @@ class HaHandler(EventHandler):
         if problem:
             self.skipping = True
             raise ValueError(f"unsupported audio format: {problem}")
-        self.skipping = False
         label = "reply" if self.satellite.turn is not None else "announcement"
+        self.skipping = True  # until the player takes it: a refused stream's chunks are dropped
         playback = self.satellite.player.start(fmt, label)
+        self.skipping = False
         self.satellite.play(playback)
         return playback
 

@@ -18,7 +18,7 @@ from nexus_wyoming.client.connection import ClientConnection
 from nexus_wyoming.protocol.reader import ProtocolError
 from nexus_wyoming.protocol.server import ClientGone
 
-from .player import Playback, Player
+from .player import Playback, Player, PlayerFull
 from .servers import ServerDown, Servers
 from .settings import StandaloneSettings
 from .turns import TurnTimer
@@ -235,6 +235,9 @@ class Turn:
             self.playback.end()
             self.playback = None
         if self.playback is None:
-            self.playback = self.player.start(fmt, "reply")
+            try:
+                self.playback = self.player.start(fmt, "reply")
+            except PlayerFull as err:  # a TTS server switching formats endlessly
+                raise ServerError(f"tts server sent more streams than can wait: {err}") from err
             self._first = self._first or self.playback
         return self.playback

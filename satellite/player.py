@@ -2,6 +2,8 @@
 
 Audio is pushed as it arrives (Home Assistant sends a whole reply at once, our TTS
 sends it sentence by sentence); each stream reports when it was heard or cut off.
+Memory is bounded whatever the wire sends: one stream plays, at most MAX_WAITING wait
+(more are refused with PlayerFull), and each holds at most MAX_STREAM_S of audio.
 """
 
 import asyncio
@@ -18,8 +20,13 @@ from nexus_wyoming.audio import PcmConverter, PcmFormat
 from .speaker import Sink
 
 _LOGGER = logging.getLogger(__name__)
-MAX_QUEUED_BYTES = 32 * 1024 * 1024  # ~12 minutes of 22 kHz audio per stream
+MAX_STREAM_S = 120.0  # a reply or announcement longer than this is cut
+MAX_WAITING = 3  # streams queued behind the one playing
 SLICE_BYTES = 2048  # 1024 samples
+
+
+class PlayerFull(Exception):
+    """Too many streams are waiting: this one is refused, never buffered."""
 
 
 @dataclass
@@ -33,13 +40,21 @@ class Playback:
     first_heard: Optional[float] = None
     queued: int = 0
     ended: bool = False
+    overflowed: bool = False
+
+    @property
+    def max_bytes(self) -> int:
+        """MAX_STREAM_S of this stream's format."""
+        return int(MAX_STREAM_S * self.format.rate * self.format.width * self.format.channels)
 
     def write(self, pcm: bytes) -> None:
-        """Queue audio in this stream's format (bounded: beyond the cap it is dropped)."""
+        """Queue audio in this stream's format (bounded: beyond MAX_STREAM_S it is dropped, logged once)."""
         if self.ended or not pcm:
             return
-        if self.queued + len(pcm) > MAX_QUEUED_BYTES:
-            _LOGGER.warning("%s: more than %d bytes queued; dropping audio", self.label, MAX_QUEUED_BYTES)
+        if self.queued + len(pcm) > self.max_bytes:
+            if not self.overflowed:
+                _LOGGER.warning("%s: longer than %.0f s; dropping the rest", self.label, MAX_STREAM_S)
+            self.overflowed = True
             return
         self.queued += len(pcm)
         self.queue.put_nowait(pcm)
@@ -68,7 +83,9 @@ class Player:
         return self._current is not None or not self._streams.empty()
 
     def start(self, fmt: PcmFormat, label: str = "reply") -> Playback:
-        """A new stream, played after the ones before it."""
+        """A new stream, played after the ones before it; PlayerFull when MAX_WAITING already wait."""
+        if self._streams.qsize() >= MAX_WAITING:
+            raise PlayerFull(f"{MAX_WAITING} streams are already waiting to play")
         playback = Playback(fmt, label)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="player")
@@ -76,8 +93,14 @@ class Player:
         return playback
 
     def play(self, fmt: PcmFormat, pcm: bytes, label: str) -> Playback:
-        """A whole clip (a tone) as one stream."""
-        playback = self.start(fmt, label)
+        """A whole clip (a tone) as one stream; skipped (reported not heard) when too many wait."""
+        try:
+            playback = self.start(fmt, label)
+        except PlayerFull as err:
+            _LOGGER.warning("%s not played: %s", label, err)
+            playback = Playback(fmt, label)
+            self._finish(playback, heard=False)
+            return playback
         playback.write(pcm)
         playback.end()
         return playback

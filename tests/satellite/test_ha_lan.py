@@ -82,3 +82,37 @@ async def test_the_allow_list_refuses_other_addresses(tmp_path, command_wav):
 def test_a_bad_allow_entry_stops_the_start(tmp_path, command_wav):
     with pytest.raises(RuntimeError, match="does not appear to be an IPv4 or IPv6"):
         Ha(tmp_path, command_wav, "--allow", "kitchen")
+
+
+async def test_playback_from_the_wire_is_bounded(tmp_path, command_wav):
+    """One stream far longer than MAX_STREAM_S, then many audio-starts: dropped or refused, never held."""
+    import psutil
+
+    from satellite.player import MAX_STREAM_S, MAX_WAITING
+    from tests.satellite.ha_client import REPLY_RATE
+
+    sat = Ha(tmp_path, command_wav)
+    try:
+        client = await sat.client()
+        await client.send(Event("run-satellite"))
+        fmt = {"rate": REPLY_RATE, "width": 2, "channels": 1}
+        second = bytes(2 * REPLY_RATE)
+        rss = psutil.Process(sat.proc.pid).memory_info().rss
+        await client.send(Event("audio-start", fmt))
+        for _ in range(int(MAX_STREAM_S) * 3):  # three times the cap: 6 min of audio, 32 MB
+            await client.send(Event("audio-chunk", fmt, payload=second))
+        await client.send(Event("ping", {"text": "long"}))
+        await until(client, "pong", timeout=60)
+        assert sat.proc.wait_for_log("longer than 120 s; dropping the rest", timeout=10), sat.proc.log
+        for _ in range(3 * MAX_WAITING):  # it still plays: a few streams may wait, the rest are refused
+            await client.send(Event("audio-start", fmt))
+            for _ in range(5):
+                await client.send(Event("audio-chunk", fmt, payload=second))
+        await client.send(Event("ping", {"text": "many"}))
+        errors = [e for e in await until(client, "pong", timeout=30) if e.type == "error"]
+        assert len(errors) == 3 * MAX_WAITING - MAX_WAITING and {e.data["code"] for e in errors} == {"busy"}
+        grown = psutil.Process(sat.proc.pid).memory_info().rss - rss
+        assert grown < 1.5 * MAX_STREAM_S * len(second) + 64 * 1024 * 1024, grown
+        assert sat.proc.alive
+    finally:
+        sat.proc.stop()
