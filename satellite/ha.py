@@ -31,12 +31,12 @@ from nexus_wyoming.protocol.server import ClientGone, Connection, EventHandler
 
 from .endpoint import Segment
 from .frontend import Frontend
+from .outbox import Outbox
 from .player import Playback, Player, PlayerFull
 from .timers import on_timer_event
 from .turns import TurnTimer
 
 _LOGGER = logging.getLogger(__name__)
-SEND_TIMEOUT_S = 5.0
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -72,6 +72,7 @@ class HaSatellite:
         self.turn: Optional[TurnTimer] = None
         self._acks: dict[asyncio.Task, Playback] = {}
         self.owner_heard = 0.0
+        self.outbox: Optional[Outbox] = None
 
     # ------------------------------------------------------------------ connection
 
@@ -90,6 +91,9 @@ class HaSatellite:
             return False
         self.connection = connection
         self.heard(connection)
+        if self.outbox is not None:
+            self.outbox.close()
+        self.outbox = Outbox(connection, self._dead)
         if old is not None:
             _LOGGER.info("Home Assistant reconnected from %s; closing the silent %s", connection.peer, old.peer)
             old.writer.close()
@@ -101,20 +105,21 @@ class HaSatellite:
         if self.connection is connection:
             self.connection = None
             self.running = False
+            if self.outbox is not None:
+                self.outbox.close()
+                self.outbox = None
             self._stop_streaming()
             _LOGGER.info("Home Assistant disconnected")
 
-    async def send(self, event: Event) -> None:
-        """To the active connection; a dead one is dropped, never raised into the mic loop."""
-        connection = self.connection
-        if connection is None:
-            return
-        try:
-            async with asyncio.timeout(SEND_TIMEOUT_S):  # a stalled HA must not stall the microphone
-                await connection.write_event(event)
-        except (ClientGone, TimeoutError):
-            self.detach(connection)
-            connection.writer.close()
+    def send(self, event: Event) -> None:
+        """To the active connection, through its outbox: the mic loop never waits on the network."""
+        if self.outbox is not None:
+            self.outbox.put(event)
+
+    def _dead(self, connection: Connection) -> None:
+        """Its outbox could not deliver: drop that connection."""
+        self.detach(connection)
+        connection.writer.close()
 
     # ------------------------------------------------------------------ microphone side
 
@@ -122,7 +127,7 @@ class HaSatellite:
         """From the listener: stream utterances to Home Assistant while it lets us."""
         if segment.kind == "wake":
             if self.running and self.connection is not None:
-                await self.send(Detection(name=segment.reason).event())
+                self.send(Detection(name=segment.reason).event())
             return
         if segment.kind == "start":
             if not (self.running and self.connection is not None):
@@ -130,14 +135,14 @@ class HaSatellite:
                 return
             await self._start_streaming(segment.audio)
         elif segment.kind == "audio" and self.streaming:
-            await self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=segment.audio).event())
+            self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=segment.audio).event())
         elif segment.kind == "end" and self.streaming:
             self.streaming = False
             if self.turn is not None:
                 self.turn.mark("speech_end")
                 self.turn.info["end"] = segment.reason
-            await self.send(VoiceStopped().event())
-            await self.send(AudioStop().event())  # HA ends STT now instead of after its own VAD
+            self.send(VoiceStopped().event())
+            self.send(AudioStop().event())  # HA ends STT now instead of after its own VAD
 
     async def trigger(self) -> None:
         """A remote trigger (run-pipeline from HA): listen now as after a wake word."""
@@ -153,11 +158,11 @@ class HaSatellite:
         end_stage = PipelineStage.TTS if self.player.sink is not None else PipelineStage.HANDLE
         self.streaming = True
         _LOGGER.info("speech: running the Home Assistant pipeline")
-        await self.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=end_stage).event())
-        await self.send(VoiceStarted().event())
-        await self.send(AudioStart(rate=16_000, width=2, channels=1).event())
+        self.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=end_stage).event())
+        self.send(VoiceStarted().event())
+        self.send(AudioStart(rate=16_000, width=2, channels=1).event())
         if preroll:
-            await self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=preroll).event())
+            self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=preroll).event())
 
     def _stop_streaming(self) -> None:
         if self.streaming or self.frontend.in_utterance:
@@ -185,7 +190,7 @@ class HaSatellite:
         if turn is not None and playback.first_heard is not None:
             turn.mark("heard", playback.first_heard)
         if connection is not None and connection is self.connection:
-            await self.send(Played().event())
+            self.send(Played().event())
         if turn is not None:
             turn.finish("played" if heard else "interrupted")
             if self.turn is turn:

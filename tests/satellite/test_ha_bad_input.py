@@ -100,6 +100,7 @@ async def test_a_new_connection_takes_over_at_once_when_the_old_one_hung_up(ha):
     old = await ha.client()
     await old.send(Event("run-satellite"))
     await old.close()
+    assert ha.proc.wait_for_log("Home Assistant disconnected", timeout=10), ha.proc.log
     new = await ha.client()
     await new.send(Event("run-satellite"))
     ha.speak()
