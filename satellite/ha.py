@@ -27,7 +27,7 @@ from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detection
 
 from nexus_wyoming.audio import PcmFormat
-from nexus_wyoming.protocol.server import ClientGone, Connection, EventHandler
+from nexus_wyoming.protocol.server import Connection, EventHandler
 
 from .endpoint import Segment
 from .frontend import Frontend

@@ -18,7 +18,7 @@ from typing import Any, AsyncIterator, Optional
 
 import httpx
 
-from ...httpio import read_at_most
+from ...httpio import read_at_most, retry_after_s
 from ..llm import LlmChunk, LlmError, LlmRequest
 from .sse import SseError, sse_data
 
@@ -153,13 +153,4 @@ async def _http_error(name: str, response: httpx.Response) -> LlmError:
     except ValueError:
         message = body[:200].decode("utf-8", "replace").strip() or response.reason_phrase
     return LlmError(f"{name}: HTTP {response.status_code}: {message}", response.status_code,
-                    _retry_after(response.headers.get("retry-after")))
-
-
-def _retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds from a `retry-after` header (delta-seconds form); None when absent or unusable."""
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return seconds if seconds is not None and 0 <= seconds < 86400 else None
+                    retry_after_s(response.headers.get("retry-after")))
