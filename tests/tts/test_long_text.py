@@ -50,7 +50,7 @@ async def listen_while_measuring(server, client: WyomingClient, seconds: float) 
 
 @pytest.fixture
 def server(tmp_path):
-    process = ServerProcess(tts_args(tmp_path), env={"NEXUS_TTS__MAX_TEXT_CHARS": "1000000", "NEXUS_TTS__MAX_PENDING_CHARS": "1000000"}).start()
+    process = ServerProcess(tts_args(tmp_path), env={"NEXUS_TTS__MAX_TEXT_CHARS": "1000000", "NEXUS_TTS__MAX_PENDING_CHARS": "2000000"}).start()
     yield process
     process.stop()
 

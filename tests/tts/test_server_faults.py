@@ -120,7 +120,8 @@ async def test_a_fault_before_audio_is_spoken_by_piper_in_time(servers, clouds, 
     assert len(fake.requests) + len(getattr(fake, "handshakes", [])) > asked, "the fault was not exercised"
     assert rate == PIPER_RATE, "the cloud's answer was played"
     assert not_silent(audio)
-    assert abs(len(audio) - len(piper_audio)) < 0.05 * len(piper_audio), "not the whole reply once"
+    # Piper samples its durations (a few % between runs); a repeated or lost unit is ~50 %.
+    assert abs(len(audio) - len(piper_audio)) < 0.2 * len(piper_audio), ("not the whole reply once", len(audio), len(piper_audio))
     assert seconds < piper_s + FIRST_AUDIO_S + 2.0, f"{seconds:.2f} s (Piper alone {piper_s:.2f} s)"
     assert server.wait_for_log(rf"tts engine {engine} failed before audio")
 
@@ -141,7 +142,7 @@ async def test_a_stall_after_first_audio_goes_on_with_the_next_unit_never_twice(
     _, piper_rest, _ = await speak(server, rest, voice=PIPER)
     rest_s = len(piper_rest) / (2 * PIPER_RATE)
     after_cloud_s = (len(audio) - heard) / (2 * cloud_rate)
-    assert abs(after_cloud_s - rest_s) < 0.15 * rest_s + 0.05, (after_cloud_s, rest_s)  # the rest, once
+    assert abs(after_cloud_s - rest_s) < 0.2 * rest_s + 0.05, (after_cloud_s, rest_s)  # the rest, once
     assert server.wait_for_log(rf"tts engine {engine} failed mid-unit")
     assert seconds < STALL_S + 10.0 and time.perf_counter() - began < 30
 
