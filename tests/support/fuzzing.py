@@ -33,6 +33,8 @@ OUTCOMES = ("error", "answered", "closed", "hang")
 #: Seconds a case may go unanswered: Whisper decodes one utterance at a time, and on two
 #: shared cores one decode of a fuzzed utterance takes up to ~5 s, queued behind the canary's.
 BOUND_S = {"stt": 30.0, "intent": 10.0, "tts": 10.0, "satellite": 10.0}
+#: Seconds between canary requests: the intent server allows one peer 30 turns a minute.
+CANARY_PAUSE_S = {"intent": 2.5}
 _READ_LIMITS = Limits(max_payload_bytes=16 * 1024 * 1024)
 
 
@@ -180,7 +182,7 @@ async def fuzz(server: str, process: ServerProcess, cases: Iterable[Case], seed:
     bound_s = bound_s or BOUND_S[server]
     memory = psutil.Process(process.pid)
     report.rss.append(memory.memory_info().rss)
-    canary = Canary(server, process.host, process.port)
+    canary = Canary(server, process.host, process.port, pause_s=CANARY_PAUSE_S.get(server, 0.2))
     canary_task = asyncio.create_task(canary.run())
     started = time.perf_counter()
     seen_lines = 0
