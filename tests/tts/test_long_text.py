@@ -16,7 +16,9 @@ from tests.conftest import tts_args
 from tests.support.client import WyomingClient
 from tests.support.processes import ServerProcess
 
-RSS_GROWTH_LIMIT = 200 * 1024 * 1024
+# Peak while both synthesis threads each run one bounded unit (~100 MB of model memory
+# each, measured up to +216 MB on a busy machine); the reference grew to 22 GB on 8 KB.
+RSS_GROWTH_LIMIT = 300 * 1024 * 1024
 RSS_RETURNED_LIMIT = 60 * 1024 * 1024
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
 
