@@ -104,3 +104,20 @@ async def test_a_satellite_without_server_uris_finds_them_and_takes_a_turn(link,
     (turn,) = [json.loads(line[line.index("{"):]) for line in sat.lines if '"satellite-turn"' in line]
     assert turn["outcome"] == "played", sat.log
     assert "4" in turn["reply"] or "four" in turn["reply"].lower(), turn
+
+
+def test_a_server_bound_to_loopback_is_heard_where_home_assistant_listens(link, tmp_path):
+    """HA leaves loopback out of the interfaces it listens on: a 127.0.0.1 server must still be
+    announced on the LAN interface, with the address an HA on the same host can connect to."""
+    tts = ServerProcess(["tts", "--uri", "tcp://127.0.0.1:10200", "--data-dir", str(tmp_path / "tts")],
+                        command=[*link.exec(link.server), sys.executable, "-m", "nexus_wyoming"])
+    tts.start()
+    try:
+        assert tts.wait_for_log(r"advertised nexus-tts-\S+ on 127\.0\.0\.1:10200", timeout=30), tts.log
+        shown = subprocess.run([*link.exec(link.server), sys.executable, "-m", "nexus_wyoming", "client", "discover",
+                                "--interface", SERVER_ADDRESS, "--json"], capture_output=True, text=True, timeout=120)
+        assert shown.returncode == 0, shown.stderr
+        found = [f for f in json.loads(shown.stdout) if "tts" in f["serves"]]
+        assert [(f["host"], f["port"]) for f in found] == [("127.0.0.1", 10200)], shown.stdout
+    finally:
+        tts.stop()
