@@ -157,8 +157,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.processor() or platform.system()}, python {platform.python_version()}",
         "frames": args.frames,
         "per_frame": frame_rows(frames, args.frames),
-        "idle": [{"case": "VAD-triggered (default)", **idle_cpu(args.idle_s, [])},
-                 {"case": "with wake word okay_nabu", **idle_cpu(args.idle_s, ["--wake-word", "okay_nabu"])}],
+        "idle": [{"case": "every speech starts a turn (--no-wake-word)", **idle_cpu(args.idle_s, ["--no-wake-word"])},
+                 {"case": "wake word okay_nabu (default)", **idle_cpu(args.idle_s, [])}],
     }
     print(markdown(report))
     if args.json:

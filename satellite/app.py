@@ -13,12 +13,14 @@ from nexus_wyoming.metrics import MetricsServer
 from nexus_wyoming.protocol.discovery import advertise
 from nexus_wyoming.protocol.server import WyomingServer
 
+from .events import make_event_service
 from .frontend import Frontend
 from .ha import HaHandler, HaSatellite, parse_allow
 from .listen import Listener
 from .mic import open_mic
 from .player import Player
 from .settings import SatelliteSettings
+from .sounds import Sounds
 from .speaker import open_sink
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,12 +48,19 @@ def make_info(settings: SatelliteSettings, frontend: Frontend) -> Info:
 
 
 class Parts:
-    """The audio side both modes use."""
+    """The audio side both modes use, and where their events go; anything unusable raises here, at start."""
 
     def __init__(self, settings: SatelliteSettings) -> None:
         self.frontend = Frontend.from_settings(settings.frontend)
         self.source = open_mic(settings.audio)
         self.player = Player(open_sink(settings.audio), settings.audio.snd_volume)
+        self.sounds = Sounds.from_settings(settings.audio, self.player)
+        self.events = make_event_service(settings.event_uri)
+
+    async def close(self) -> None:
+        """Stop playing and delivering events."""
+        await self.player.close()
+        await self.events.close()
 
     def listener(self, settings: SatelliteSettings, handler) -> Listener:
         """The mic loop feeding `handler`."""
@@ -62,7 +71,7 @@ async def run_ha(settings: SatelliteSettings, device_id: str) -> int:
     """Home Assistant mode: serve, advertise, listen; exit code."""
     parts = Parts(settings)
     satellite = HaSatellite(make_info(settings, parts.frontend), parts.frontend, parts.player, device_id,
-                            settings.ha.owner_quiet_s)
+                            settings.ha.owner_quiet_s, sounds=parts.sounds, events=parts.events)
     allow = parse_allow(settings.ha.allow)  # ValueError: a bad entry stops the start (exit 2)
     server = WyomingServer(settings.ha.uri, lambda c: HaHandler(c, satellite, allow), settings.limits,
                            name="nexus-satellite ha")
@@ -81,7 +90,7 @@ async def run_ha(settings: SatelliteSettings, device_id: str) -> int:
         mic.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await mic
-        await parts.player.close()
+        await parts.close()
         if ad is not None:
             await ad.stop()
         if metrics is not None:

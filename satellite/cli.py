@@ -12,8 +12,13 @@ from nexus_wyoming.logs import setup_logging
 
 from .device_id import device_id
 from .settings import ConfigError, SatelliteSettings, load_settings
+from .wake import MODELS, NO_WAKE_WORD
 
 _LOGGER = logging.getLogger(__name__)
+#: wyoming-satellite's --mic-auto-gain (0-31 dBFS) and --mic-noise-suppression (0-4) onto speex,
+#: the way Home Assistant's own speex enhancer maps the same two settings.
+SPEEX_GAIN_PER_DBFS = 300
+SPEEX_DB_PER_LEVEL = 15
 
 #: flag name → dotted setting
 _FLAGS = {
@@ -24,7 +29,8 @@ _FLAGS = {
     "snd_command": "audio.snd_command", "snd_file": "audio.snd_file", "snd_device": "audio.snd_device",
     "snd_rate": "audio.snd_rate", "vad": "frontend.vad", "vad_mode": "frontend.vad_mode",
     "end_silence_ms": "frontend.end_silence_ms", "wake_word": "frontend.wake_word", "speex": "frontend.speex",
-    "uri": "ha.uri", "zeroconf": "ha.zeroconf", "zeroconf_name": "ha.zeroconf_name", "allow": "ha.allow", "stt_uri": "standalone.stt_uri", "intent_uri": "standalone.intent_uri",
+    "awake_wav": "audio.awake_wav", "done_wav": "audio.done_wav", "timer_finished_wav": "audio.timer_finished_wav",
+    "event_uri": "event_uri", "uri": "ha.uri", "zeroconf": "ha.zeroconf", "zeroconf_name": "ha.zeroconf_name", "allow": "ha.allow", "stt_uri": "standalone.stt_uri", "intent_uri": "standalone.intent_uri",
     "tts_uri": "standalone.tts_uri", "language": "standalone.language", "max_turns": "standalone.max_turns",
 }
 
@@ -54,16 +60,31 @@ def satellite_options(command: Callable) -> Callable:
         click.option("--vad", type=click.Choice(["webrtc", "energy"]), default=None),
         click.option("--vad-mode", type=click.IntRange(0, 3), default=None, help="WebRTC aggressiveness."),
         click.option("--end-silence-ms", type=int, default=None, help="End of speech after this silence."),
-        click.option("--wake-word", default=None, help="okay_nabu, hey_jarvis, hey_mycroft or alexa."),
+        click.option("--wake-word", type=click.Choice([*MODELS, NO_WAKE_WORD]), default=None,
+                     help="What starts a turn (default okay_nabu); none: every speech does."),
+        click.option("--no-wake-word", is_flag=True, default=False, help="Every speech starts a turn (--wake-word none)."),
         click.option("--speex/--no-speex", default=None, help="Speex noise suppression."),
-        click.option("--barge-in/--no-barge-in", default=None, help="Speech interrupts playback."),
+        click.option("--mic-auto-gain", type=click.IntRange(0, 31), default=None, metavar="0-31",
+                     help="Auto gain, as wyoming-satellite (dBFS): speex, frontend.speex_auto_gain = N × 300."),
+        click.option("--mic-noise-suppression", type=click.IntRange(0, 4), default=None, metavar="0-4",
+                     help="Noise suppression, as wyoming-satellite: speex, frontend.speex_noise_suppression_db = -15 × N."),
+        click.option("--barge-in/--no-barge-in", default=None,
+                     help="Speech interrupts playback (default off: the mic is muted while a reply plays)."),
+        click.option("--awake-wav", type=click.Path(dir_okay=False), default=None, help="Played on the wake word."),
+        click.option("--done-wav", type=click.Path(dir_okay=False), default=None, help="Played when listening stops."),
+        click.option("--timer-finished-wav", type=click.Path(dir_okay=False), default=None,
+                     help="Played when a timer finishes (instead of the chime)."),
+        click.option("--timer-finished-wav-repeat", type=(click.IntRange(1, 100), click.FloatRange(0, 60)),
+                     default=None, metavar="TIMES DELAY_S", help="Play it TIMES times, DELAY_S apart."),
+        click.option("--event-uri", default=None, help="Wyoming event service (e.g. LEDs): tcp://HOST:PORT."),
     ]
     return functools.reduce(lambda cmd, opt: opt(cmd), reversed(options), command)
 
 
 def _load(config_file: Optional[str], flags: dict[str, Any]) -> tuple[SatelliteSettings, str]:
     """Settings and device id; exit 2 with the reason when invalid."""
-    overrides = {_FLAGS[key]: value for key, value in flags.items() if value is not None}
+    overrides = {_FLAGS[key]: value for key, value in flags.items() if key in _FLAGS and value is not None}
+    overrides.update(_translated(flags))
     try:
         settings = load_settings(config_file, overrides)
     except ConfigError as err:
@@ -71,6 +92,24 @@ def _load(config_file: Optional[str], flags: dict[str, Any]) -> tuple[SatelliteS
         sys.exit(2)
     setup_logging(settings.log_format, settings.debug)
     return settings, device_id(settings.data_path, settings.device_id)
+
+
+def _translated(flags: dict[str, Any]) -> dict[str, Any]:
+    """Flags that are not one setting each: wyoming-satellite's speex levels, --no-wake-word, the repeat pair."""
+    out: dict[str, Any] = {}
+    if flags.get("no_wake_word"):
+        out["frontend.wake_word"] = NO_WAKE_WORD
+    gain, suppression = flags.get("mic_auto_gain"), flags.get("mic_noise_suppression")
+    if gain is not None:
+        out["frontend.speex_auto_gain"] = gain * SPEEX_GAIN_PER_DBFS
+    if suppression is not None:
+        out["frontend.speex_noise_suppression_db"] = -SPEEX_DB_PER_LEVEL * suppression
+    if gain or suppression:
+        out["frontend.speex"] = True
+    if flags.get("timer_finished_wav_repeat") is not None:
+        times, delay = flags["timer_finished_wav_repeat"]
+        out["audio.timer_finished_wav_repeat"], out["audio.timer_finished_wav_delay_s"] = times, delay
+    return out
 
 
 def _run(coro_factory, settings: SatelliteSettings, ident: str) -> None:

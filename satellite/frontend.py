@@ -36,7 +36,7 @@ class Frontend:
     def from_settings(settings: FrontendSettings) -> "Frontend":
         """Build with the optional parts (speex, wake word) the settings enable."""
         speex = make_speex(settings.speex, settings.speex_noise_suppression_db, settings.speex_auto_gain)
-        return Frontend(settings, wake=make_wake_word(settings.wake_word), speex=speex)
+        return Frontend(settings, wake=make_wake_word(settings.wake_model), speex=speex)
 
     @property
     def in_utterance(self) -> bool:

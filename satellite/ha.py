@@ -22,6 +22,7 @@ from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.satellite import StreamingStarted, StreamingStopped
 from wyoming.snd import Played
 from wyoming.vad import VoiceStarted, VoiceStopped
 from wyoming.wake import Detection
@@ -30,9 +31,11 @@ from nexus_wyoming.audio import PcmFormat
 from nexus_wyoming.protocol.server import Connection, EventHandler
 
 from .endpoint import Segment
+from .events import NoEventService
 from .frontend import Frontend
 from .outbox import Outbox
 from .player import Playback, Player, PlayerFull
+from .sounds import Sounds
 from .timers import on_timer_event
 from .turns import TurnTimer
 
@@ -60,8 +63,10 @@ class HaSatellite:
     """What outlives a connection: listening state, the active connection, playback."""
 
     def __init__(self, info: Info, frontend: Frontend, player: Player, device_id: str,
-                 owner_quiet_s: float = 12.0) -> None:
+                 owner_quiet_s: float = 12.0, sounds: Optional[Sounds] = None, events=None) -> None:
         self.info = info
+        self.sounds = sounds or Sounds(player)
+        self.events = events or NoEventService()
         self.owner_quiet_s = owner_quiet_s
         self.frontend = frontend
         self.player = player
@@ -116,6 +121,10 @@ class HaSatellite:
         if self.outbox is not None:
             self.outbox.put(event)
 
+    def notify(self, event: Event) -> None:
+        """To the event service (--event-uri), if any; never waits."""
+        self.events.send(event)
+
     def _dead(self, connection: Connection) -> None:
         """Its outbox could not deliver: drop that connection."""
         self.detach(connection)
@@ -127,7 +136,10 @@ class HaSatellite:
         """From the listener: stream utterances to Home Assistant while it lets us."""
         if segment.kind == "wake":
             if self.running and self.connection is not None:
-                self.send(Detection(name=segment.reason).event())
+                detection = Detection(name=segment.reason).event()
+                self.send(detection)  # before run-pipeline: HA passes the wake word to its pipeline
+                self.notify(detection)
+                self.sounds.play("awake")
             return
         if segment.kind == "start":
             if not (self.running and self.connection is not None):
@@ -143,6 +155,7 @@ class HaSatellite:
                 self.turn.info["end"] = segment.reason
             self.send(VoiceStopped().event())
             self.send(AudioStop().event())  # HA ends STT now instead of after its own VAD
+            self._listening_done(VoiceStopped().event())
 
     async def trigger(self) -> None:
         """A remote trigger (run-pipeline from HA): listen now as after a wake word."""
@@ -158,8 +171,11 @@ class HaSatellite:
         end_stage = PipelineStage.TTS if self.player.sink is not None else PipelineStage.HANDLE
         self.streaming = True
         _LOGGER.info("speech: running the Home Assistant pipeline")
-        self.send(RunPipeline(start_stage=PipelineStage.ASR, end_stage=end_stage).event())
+        run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=end_stage).event()
+        self.send(run)
         self.send(VoiceStarted().event())
+        for event in (run, StreamingStarted().event(), VoiceStarted().event()):
+            self.notify(event)
         self.send(AudioStart(rate=16_000, width=2, channels=1).event())
         if preroll:
             self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=preroll).event())
@@ -169,12 +185,23 @@ class HaSatellite:
             self.frontend.cancel()
         self.streaming = False
 
-    def stop_streaming(self) -> None:
-        """Home Assistant ended the utterance (transcript, error, pause)."""
-        if self.streaming and self.turn is not None:
+    def stop_streaming(self, done: bool = False) -> None:
+        """Home Assistant ended the utterance (transcript: `done`, error, pause)."""
+        streaming = self.streaming
+        if streaming and self.turn is not None:
             self.turn.mark("speech_end")
             self.turn.info["end"] = "home-assistant"
         self._stop_streaming()
+        if streaming:
+            self._listening_done(None, sound=done)
+
+    def _listening_done(self, voice_stopped: Optional[Event], sound: bool = True) -> None:
+        """Listening for this turn is over: tell the event service, play the done sound."""
+        if voice_stopped is not None:
+            self.notify(voice_stopped)
+        self.notify(StreamingStopped().event())
+        if sound:
+            self.sounds.play("done")
 
     # ------------------------------------------------------------------ playback side
 
@@ -191,6 +218,7 @@ class HaSatellite:
             turn.mark("heard", playback.first_heard)
         if connection is not None and connection is self.connection:
             self.send(Played().event())
+            self.notify(Played().event())
         if turn is not None:
             turn.finish("played" if heard else "interrupted")
             if self.turn is turn:
@@ -246,6 +274,8 @@ class HaHandler(EventHandler):
                             self.connection.peer, sat.connection.peer if sat.connection else "?")
             await self.write_event(Error("this satellite is in use by another Home Assistant", "busy").event())
             return False
+        if kind != "audio-chunk":
+            sat.notify(event)  # like wyoming-satellite: the event service hears all but audio
         if kind == "run-satellite":
             sat.running = True
             _LOGGER.info("Home Assistant is ready: listening for speech")
@@ -260,7 +290,7 @@ class HaHandler(EventHandler):
                 sat.turn.mark("speech_end")
                 sat.turn.mark("transcript")
                 sat.turn.info["transcript"] = text
-            sat.stop_streaming()
+            sat.stop_streaming(done=True)
         elif kind == "synthesize":
             if sat.turn is not None:
                 sat.turn.mark("reply_text")
@@ -271,7 +301,7 @@ class HaHandler(EventHandler):
         elif RunPipeline.is_type(kind):
             await sat.trigger()
         elif kind.startswith("timer-"):
-            on_timer_event(event, sat.player)
+            on_timer_event(event, sat.sounds)
         elif kind in ("audio-start", "audio-chunk", "audio-stop"):
             await self._audio(event)
         else:

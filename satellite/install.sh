@@ -84,10 +84,26 @@ ensure_user() {
   fi
 }
 
-# A checkout installs with its wake-word extra, within its lock of tested versions.
+# The package spec with its wake-word extra (the default config listens for "okay nabu"):
+# a checkout or an archive gets [wake] appended, a requirement gets it after the name, a URL
+# becomes "nexus-wyoming[wake] @ URL"; a spec that names extras itself is left alone.
+with_wake_extra() {
+  local spec="$1"
+  case "$spec" in
+    *\[*) printf '%s' "$spec" ;;
+    *://*) printf 'nexus-wyoming[wake] @ %s' "$spec" ;;
+    */*|.*) printf '%s[wake]' "$spec" ;;
+    nexus-wyoming*|nexus_wyoming*)
+      local name="${spec%%[<>=!~ ;]*}"
+      printf '%s[wake]%s' "$name" "${spec#"$name"}" ;;  # a bare name is a requirement, as pip reads it
+    *) printf '%s[wake]' "$spec" ;;
+  esac
+}
+
+# The package with its wake-word extra, within the checkout's lock of tested versions.
 install_package() {
-  local spec="$source_spec" constraints=()
-  [ ! -d "$spec" ] || spec="${spec}[wake]"
+  local spec constraints=()
+  spec="$(with_wake_extra "$source_spec")"
   [ ! -f "$checkout/constraints.txt" ] || constraints=(-c "$checkout/constraints.txt")
   mkdir -p "$install_dir"
   if [ ! -x "$venv/bin/python" ]; then

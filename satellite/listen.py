@@ -1,12 +1,15 @@
 """The listening loop both modes share: microphone → frontend → the mode, with barge-in.
 
-While a reply plays, an utterance either interrupts it (barge-in, once it has lasted
-`barge_in_min_ms` of voiced audio, so a cough does not) or is ignored. Without echo
-cancellation a loud speaker next to the microphone can interrupt itself: turn
-barge-in off then.
+Without barge-in (the default: nothing here cancels the speaker's echo) the microphone
+is muted while something plays and for MUTE_TAIL_S after it, unless an utterance is
+under way (the command after the wake word goes on while the wake sound plays): the VAD
+and the wake word hear silence, so the reply can never start a turn. With barge-in an
+utterance during playback interrupts it once it has lasted `barge_in_min_ms` of voiced
+audio, so a cough does not.
 """
 
 import logging
+import time
 from typing import Awaitable, Callable, Optional
 
 from .endpoint import Segment
@@ -17,13 +20,14 @@ from .vad import FRAME_MS
 
 _LOGGER = logging.getLogger(__name__)
 SegmentHandler = Callable[[Segment], Awaitable[None]]
+MUTE_TAIL_S = 0.3  # what a sound card may still hold when the player is done
 
 
 class Listener:
     """Feeds the microphone through the frontend and hands utterances to `handler`."""
 
     def __init__(self, source: MicSource, frontend: Frontend, player: Player, handler: SegmentHandler,
-                 barge_in: bool = True, barge_in_min_ms: int = 300) -> None:
+                 barge_in: bool = False, barge_in_min_ms: int = 300) -> None:
         self.source = source
         self.frontend = frontend
         self.player = player
@@ -32,13 +36,27 @@ class Listener:
         self.barge_in_min_ms = barge_in_min_ms
         self._held: Optional[list[Segment]] = None
         self._held_voiced_ms = 0
+        self._muted_until = 0.0
+        self.muted_s = 0.0  # microphone audio replaced by silence so far
 
     async def run(self) -> None:
         """Until the microphone ends (a file) or the task is cancelled."""
         async for pcm in mic_16k(self.source):
+            if self.muted():
+                pcm = bytes(len(pcm))
+                self.muted_s += len(pcm) / 32000
             for segment in self.frontend.feed(pcm):
                 await self._route(segment)
         _LOGGER.info("microphone ended")
+
+    def muted(self) -> bool:
+        """True while the speaker may be heard and barge-in is off (and no utterance runs)."""
+        if self.barge_in:
+            return False
+        now = time.monotonic()
+        if self.player.playing:
+            self._muted_until = now + MUTE_TAIL_S
+        return now < self._muted_until and not self.frontend.in_utterance
 
     async def _route(self, segment: Segment) -> None:
         if segment.kind in ("wake", "start") and self._held is None and self.player.playing:

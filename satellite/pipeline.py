@@ -6,7 +6,7 @@ and the reply plays as its audio arrives.
 import asyncio
 import contextlib
 import logging
-from typing import Optional
+from typing import Callable, Optional
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -35,8 +35,9 @@ class Turn:
     """Runs while its utterance is spoken and until the reply has been heard."""
 
     def __init__(self, servers: Servers, player: Player, settings: StandaloneSettings, timer: TurnTimer,
-                 conversation_id: Optional[str] = None) -> None:
+                 conversation_id: Optional[str] = None, notify: Callable[[Event], None] = lambda event: None) -> None:
         self.servers = servers
+        self.notify = notify  # the event service hears the transcript and the reply text
         self.player = player
         self.settings = settings
         self.timer = timer
@@ -70,6 +71,7 @@ class Turn:
                     await others
         _LOGGER.info("transcript: %s", text)
         self.timer.info["transcript"] = text
+        self.notify(Transcript(text=text).event())
         if not text.strip():
             return "nothing-heard"
         await self._reply(intent, tts, text)
@@ -170,6 +172,7 @@ class Turn:
         try:
             reply = await self._guard("intent", self._relay(intent, tts if streaming else None))
             self.timer.info["reply"] = reply
+            self.notify(Synthesize(text=reply).event())
             if streaming:
                 await self._guard("tts", tts.send(Synthesize(text=reply, voice=voice).event()))  # compatibility copy
                 await self._guard("tts", tts.send(SynthesizeStop().event()))

@@ -14,7 +14,7 @@ from nexus_wyoming.settings_loader import load_settings as load_with  # one load
 from nexus_wyoming.shipped import shipped_config, state_dir
 
 from .endpoint import EndpointSettings
-from .wake import MODELS
+from .wake import MODELS, NO_WAKE_WORD
 
 DEFAULT_FILE = shipped_config("satellite.yaml")
 
@@ -40,7 +40,12 @@ class FrontendSettings:
     speex: bool = False
     speex_noise_suppression_db: int = setting(-30, minimum=-60, maximum=0)
     speex_auto_gain: int = setting(0, minimum=0, maximum=32000)
-    wake_word: Optional[str] = setting(None, choices=list(MODELS))
+    wake_word: Optional[str] = setting("okay_nabu", choices=[*MODELS, NO_WAKE_WORD])  # null (old files) = none
+
+    @property
+    def wake_model(self) -> Optional[str]:
+        """The wake word that starts a turn, or None when every speech does."""
+        return None if self.wake_word in (None, NO_WAKE_WORD) else self.wake_word
 
     def endpoint(self) -> EndpointSettings:
         """The endpointing part."""
@@ -67,6 +72,11 @@ class AudioSettings:
     snd_device: Optional[str] = None
     snd_rate: int = setting(22050, minimum=8000, maximum=192_000)
     snd_volume: float = setting(1.0, minimum=0.0, maximum=4.0)
+    awake_wav: Optional[str] = None  # played when the wake word is heard
+    done_wav: Optional[str] = None  # played when the satellite stops listening
+    timer_finished_wav: Optional[str] = None  # instead of the built-in chime
+    timer_finished_wav_repeat: int = setting(1, minimum=1, maximum=100)
+    timer_finished_wav_delay_s: float = setting(0.0, minimum=0.0, maximum=60.0)
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,9 @@ class SatelliteSettings:
     debug: bool = False
     metrics_port: Optional[int] = setting(None, minimum=0, maximum=65535)
     metrics_host: Optional[str] = None  # null = ha.uri's host in HA mode, 127.0.0.1 standalone
-    barge_in: bool = True
+    barge_in: bool = False  # without an echo canceller the satellite would hear itself
     barge_in_min_ms: int = setting(300, minimum=30, maximum=5000)
+    event_uri: Optional[str] = None  # a Wyoming event service (LEDs, logging) that hears what happens
     audio: AudioSettings = field(default_factory=AudioSettings)
     frontend: FrontendSettings = field(default_factory=FrontendSettings)
     ha: HaSettings = field(default_factory=HaSettings)

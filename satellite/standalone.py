@@ -11,12 +11,17 @@ import logging
 import signal
 from typing import Optional
 
+from wyoming.error import Error
+from wyoming.satellite import StreamingStarted, StreamingStopped
+from wyoming.snd import Played
+from wyoming.vad import VoiceStarted, VoiceStopped
+from wyoming.wake import Detection
+
 from .app import Parts, start_metrics
 from .endpoint import Segment
 from .pipeline import ServerError, Turn
 from .servers import ServerDown, Servers
 from .settings import SatelliteSettings
-from .tones import ERROR_TONE, FORMAT
 from .turns import TurnTimer
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,20 +50,30 @@ class Standalone:
         elif self.turn is not None and segment.kind == "end":
             self.turn.timer.info["end"] = segment.reason
             self.turn.end()
+            self.notify(VoiceStopped().event(), StreamingStopped().event())
+            self.parts.sounds.play("done")
         elif segment.kind == "wake":
             _LOGGER.info("wake word %s", segment.reason)
+            self.notify(Detection(name=segment.reason).event())
+            self.parts.sounds.play("awake")
+
+    def notify(self, *events) -> None:
+        """To the event service (--event-uri), if any; never waits."""
+        for event in events:
+            self.parts.events.send(event)
 
     async def _begin(self, preroll: bytes) -> None:
         await self.cancel_turn()
         missing = self.servers.down()
         if missing:
             _LOGGER.warning("cannot take a turn: %s server(s) unreachable", ", ".join(missing))
-            self.error_tone()  # once per utterance: its audio then goes nowhere until it ends
+            self.error_tone(f"{', '.join(missing)} server(s) unreachable", "server-down")  # once per utterance
             TurnTimer("standalone", self.device_id, info={"down": missing}).finish("server-down")
             self._count()
             return
         self.turn = Turn(self.servers, self.parts.player, self.settings.standalone,
-                         TurnTimer("standalone", self.device_id), self.conversation_id)
+                         TurnTimer("standalone", self.device_id), self.conversation_id, notify=self.notify)
+        self.notify(StreamingStarted().event(), VoiceStarted().event())
         if preroll:
             self.turn.feed(preroll)
         self.task = asyncio.create_task(self._run(self.turn), name="turn")
@@ -70,11 +85,11 @@ class Standalone:
         except ServerDown as err:
             _LOGGER.warning("%s", err)
             self.servers.failed(err.role, err.reason)
-            self.error_tone()
+            self.error_tone(str(err), "server-down")
             outcome = f"{err.role}-down"
         except ServerError as err:
             _LOGGER.warning("%s", err)
-            self.error_tone()
+            self.error_tone(str(err), "server-error")
             outcome = "server-error"
         except asyncio.CancelledError:
             outcome = "interrupted" if turn.was_cut() else "superseded"
@@ -83,6 +98,8 @@ class Standalone:
             self.conversation_id = turn.conversation_id
             await turn.close()
             turn.timer.finish(outcome)
+            if outcome in ("played", "interrupted"):
+                self.notify(Played().event())
             if self.turn is turn:
                 self.turn = None
             if outcome != "superseded":
@@ -96,9 +113,10 @@ class Standalone:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def error_tone(self) -> None:
-        """Something failed: say so with a sound rather than silence."""
-        self.parts.player.play(FORMAT, ERROR_TONE, "error tone")
+    def error_tone(self, reason: str, code: str) -> None:
+        """Something failed: say so with a sound rather than silence (and to the event service)."""
+        self.parts.sounds.play("error")
+        self.notify(Error(text=reason, code=code).event())
 
     def _count(self) -> None:
         self.turns_done += 1
@@ -135,7 +153,7 @@ async def run_standalone(settings: SatelliteSettings, device_id: str) -> int:
         await asyncio.gather(*waiters, return_exceptions=True)
         await app.cancel_turn()
         await servers.close()
-        await parts.player.close()
+        await parts.close()
         if metrics is not None:
             await metrics.stop()
     failed = mic.done() and not mic.cancelled() and mic.exception() is not None

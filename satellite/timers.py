@@ -1,18 +1,17 @@
-"""Timer events from Home Assistant: logged, and a chime when a timer finishes."""
+"""Timer events from Home Assistant: logged, and a chime (or --timer-finished-wav) when one finishes."""
 
 import logging
 
 from wyoming.event import Event
 from wyoming.timer import TimerCancelled, TimerFinished, TimerStarted, TimerUpdated
 
-from .player import Player
-from .tones import FORMAT, TIMER_TONE
+from .sounds import Sounds
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def on_timer_event(event: Event, player: Player) -> None:
-    """Log the timer change; play the chime on `timer-finished`. Bad data raises KeyError/TypeError."""
+def on_timer_event(event: Event, sounds: Sounds) -> None:
+    """Log the timer change; play the timer sound on `timer-finished`. Bad data raises KeyError/TypeError."""
     if TimerStarted.is_type(event.type):
         timer = TimerStarted.from_event(event)
         _LOGGER.info("timer %s started: %d s%s", timer.id, int(timer.total_seconds),
@@ -25,6 +24,6 @@ def on_timer_event(event: Event, player: Player) -> None:
         _LOGGER.info("timer %s cancelled", TimerCancelled.from_event(event).id)
     elif TimerFinished.is_type(event.type):
         _LOGGER.info("timer %s finished", TimerFinished.from_event(event).id)
-        player.play(FORMAT, TIMER_TONE, "timer")
+        sounds.play("timer")
     else:
         _LOGGER.debug("ignoring %s", event.type)

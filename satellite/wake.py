@@ -11,6 +11,7 @@ spoken by Piper and stay silent on the others (tests/satellite/test_wake.py).
 from typing import Optional
 
 MODELS = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa")
+NO_WAKE_WORD = "none"  # frontend.wake_word: none = every speech starts a turn
 
 
 class WakeWord:
@@ -20,8 +21,9 @@ class WakeWord:
         try:
             from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
         except ImportError as err:
-            raise RuntimeError("frontend.wake_word is set but pymicro-wakeword is not installed: "
-                               "pip install 'nexus-wyoming[wake]'") from err
+            raise RuntimeError(f"the wake word {model} (frontend.wake_word) needs pymicro-wakeword: "
+                               "pip install 'nexus-wyoming[wake]', or let every speech start a turn with "
+                               "--no-wake-word (frontend.wake_word: none)") from err
         if model not in MODELS:
             raise ValueError(f"unknown wake word {model!r}; bundled: {', '.join(MODELS)}")
         self.name = model
@@ -44,5 +46,5 @@ class WakeWord:
 
 
 def make_wake_word(model: Optional[str]) -> Optional[WakeWord]:
-    """The configured detector, or None for VAD-triggered listening."""
+    """The configured detector, or None when every speech starts a turn."""
     return WakeWord(model) if model else None

@@ -92,7 +92,7 @@ async def test_a_satellite_without_server_uris_finds_them_and_takes_a_turn(link,
     question = write_wav(tmp_path / "question.wav", np.concatenate([silence(0.5), spoken("What is two plus two?"),
                                                                     silence(0.3)]))
     sat = SatelliteProcess(["run", "--mic-file", str(question), "--snd-file", str(tmp_path / "played.wav"),
-                            "--max-turns", "1", "--data-dir", str(tmp_path / "sat")],
+                            "--max-turns", "1", "--data-dir", str(tmp_path / "sat"), "--no-wake-word"],
                            command=[*link.exec(link.lan), sys.executable, "-m", "satellite"], wait_for_port=False)
     sat.start()
     try:

@@ -20,7 +20,8 @@ REPLY_RATE = 22050
 class Ha:
     """A satellite process, its go-file (starts the spoken command) and its speaker file."""
 
-    def __init__(self, tmp_path: Path, wav: Path, *extra: str, mic_args: str = "") -> None:
+    def __init__(self, tmp_path: Path, wav: Path, *extra: str, mic_args: str = "", wake: bool = False) -> None:
+        """`wake`: the default trigger (okay nabu); else every speech starts a turn (--no-wake-word)."""
         self.go = tmp_path / "go"
         self.snd = tmp_path / "played.wav"
         self.metrics_port = free_port()
@@ -28,7 +29,7 @@ class Ha:
         self.proc = SatelliteProcess([
             "ha", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "data"),
             "--device-id", "kitchen-pi", "--mic-command", mic, "--snd-file", str(self.snd),
-            "--metrics-port", str(self.metrics_port), *extra,
+            "--metrics-port", str(self.metrics_port), *([] if wake else ["--no-wake-word"]), *extra,
         ]).start()
 
     async def client(self, source: Optional[str] = None) -> WyomingClient:

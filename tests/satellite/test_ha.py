@@ -122,10 +122,10 @@ async def test_timer_finished_plays_a_chime(ha):
     await client.close()
 
 
-async def test_wake_word_mode_reports_detection_then_runs_the_pipeline(tmp_path):
+async def test_the_default_wake_word_reports_detection_then_runs_the_pipeline(tmp_path):
     wav = write_wav(tmp_path / "wake.wav", np.concatenate([
         silence(0.3), spoken("Okay Nabu."), silence(0.3), spoken("What time is it?"), silence(0.2)]))
-    sat = Ha(tmp_path, wav, "--wake-word", "okay_nabu")
+    sat = Ha(tmp_path, wav, wake=True)  # the default: no flag names the wake word
     try:
         client = await sat.client()
         await client.send(Event("describe"))
@@ -135,8 +135,12 @@ async def test_wake_word_mode_reports_detection_then_runs_the_pipeline(tmp_path)
         await client.send(Event("run-satellite"))
         sat.speak()
         events = await until(client, "audio-stop")
-        assert [e.type for e in events[:2]] == ["detection", "run-pipeline"]
-        assert events[0].data["name"] == "okay_nabu"
+        # HA 2025.4 reads the detection's name as the wake word phrase of the run that follows
+        assert [e.type for e in events[:4]] == ["detection", "run-pipeline", "voice-started", "audio-start"]
+        assert events[0].data["name"] == "okay_nabu" and info.wake[0].models[0].phrase
+        assert events[1].data["start_stage"] == "asr" and events[1].data["end_stage"] == "tts"
+        streamed = sum(len(e.payload) for e in events if e.type == "audio-chunk") / 32000
+        assert 1.0 <= streamed <= 4.0  # the command after the wake word, and its 500 ms tail
         await client.close()
     finally:
         sat.proc.stop()
@@ -162,7 +166,15 @@ async def test_advertised_by_zeroconf(tmp_path, command_wav):
         sat.stop()
 
 
-async def test_barge_in_cuts_the_reply_and_starts_a_new_pipeline(ha):
+async def test_barge_in_cuts_the_reply_and_starts_a_new_pipeline(tmp_path, command_wav):
+    ha = Ha(tmp_path, command_wav, "--barge-in")
+    try:
+        await _barge_in(ha)
+    finally:
+        ha.proc.stop()
+
+
+async def _barge_in(ha: Ha) -> None:
     client = await ha.client()
     await client.send(Event("run-satellite"))
     ha.speak()

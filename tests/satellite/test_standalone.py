@@ -48,9 +48,11 @@ def uri(server: ServerProcess) -> str:
     return f"tcp://{server.host}:{server.port}"
 
 
-def satellite(tmp_path: Path, *args: str) -> SatelliteProcess:
+def satellite(tmp_path: Path, *args: str, wake: bool = False) -> SatelliteProcess:
+    """`wake`: the default trigger (okay nabu); else every speech starts a turn (--no-wake-word)."""
+    trigger = [] if wake else ["--no-wake-word"]
     return SatelliteProcess(["run", "--device-id", "kitchen-pi", "--data-dir", str(tmp_path / "data"),
-                             "--snd-file", str(tmp_path / "played.wav"), *args], wait_for_port=False).start()
+                             "--snd-file", str(tmp_path / "played.wav"), *trigger, *args], wait_for_port=False).start()
 
 
 async def exited(proc: SatelliteProcess, timeout: float = 90.0) -> int:
@@ -185,7 +187,7 @@ def test_no_servers_anywhere_is_not_a_crash(tmp_path, question_wav):
     import subprocess
 
     result = subprocess.run(
-        [sys.executable, "-m", "satellite", "run", "--data-dir", str(tmp_path), "--mic-file", str(question_wav),
+        [sys.executable, "-m", "satellite", "run", "--no-wake-word", "--data-dir", str(tmp_path), "--mic-file", str(question_wav),
          "--snd-file", str(tmp_path / "played.wav"), "--max-turns", "1",
          "--stt-uri", f"tcp://127.0.0.1:{free_port()}", "--intent-uri", f"tcp://127.0.0.1:{free_port()}",
          "--tts-uri", f"tcp://127.0.0.1:{free_port()}"],

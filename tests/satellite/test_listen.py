@@ -1,0 +1,111 @@
+"""The satellite hears its own speaker (no echo canceller): without barge-in the reply
+cannot start a turn; with barge-in it interrupts itself, which is why barge-in is off by
+default. A test double joins the two: what the player writes is what the microphone hears."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from nexus_wyoming.audio import PcmFormat
+from satellite.endpoint import Segment
+from satellite.frontend import Frontend
+from satellite.listen import Listener
+from satellite.player import Player
+from satellite.settings import FrontendSettings
+from tests.satellite.speech import pcm, silence, spoken
+
+CHUNK = 640  # 20 ms at 16 kHz
+SPEEDUP = 8  # the room runs at 8x real time
+
+
+class Room:
+    """A speaker and a microphone in one room: the sink's audio is the mic's next audio."""
+
+    rate = 16_000
+    delay_s = 0.0
+    HELD = 16_000  # the device still holds 0.5 s when it says it is done, like a sound card's buffer
+
+    def __init__(self, seconds: float) -> None:
+        self.air = bytearray()
+        self.chunks_left = int(seconds * 50)
+        self.format = PcmFormat(16_000)
+
+    # --- the speaker (a Sink): a small device buffer the microphone empties
+    async def open(self) -> None:
+        pass
+
+    async def write(self, audio: bytes) -> None:
+        while len(self.air) > self.HELD:
+            await asyncio.sleep(0.001)
+        self.air += audio
+
+    async def finish(self) -> None:
+        while len(self.air) > self.HELD:
+            await asyncio.sleep(0.001)
+
+    async def abort(self) -> None:
+        self.air.clear()
+
+    async def close(self) -> None:
+        pass
+
+    # --- the microphone (a MicSource): silence unless the speaker plays
+    async def chunks(self):
+        while self.chunks_left > 0:
+            self.chunks_left -= 1
+            chunk = bytes(self.air[:CHUNK])
+            del self.air[:CHUNK]
+            yield chunk + bytes(CHUNK - len(chunk))
+            await asyncio.sleep(0.02 / SPEEDUP)
+
+
+REPLIES = {"none": "Here is a long answer. It goes on for a while, about the weather today.",
+           "okay_nabu": "Okay Nabu. Here is a long answer about the weather today."}
+
+
+@pytest.mark.parametrize("wake_word", ["none", "okay_nabu"])
+@pytest.mark.parametrize("barge_in", [False, True])
+async def test_a_reply_the_microphone_hears(wake_word, barge_in):
+    reply = spoken(REPLIES[wake_word])
+    room = Room(seconds=len(reply) / 16_000 + 3.0)
+    player = Player(room)
+    heard: list[Segment] = []
+
+    async def handler(segment: Segment) -> None:
+        heard.append(segment)
+
+    frontend = Frontend.from_settings(FrontendSettings(wake_word=wake_word))
+    listener = Listener(room, frontend, player, handler, barge_in=barge_in, barge_in_min_ms=300)
+    listening = asyncio.create_task(listener.run())
+    await asyncio.sleep(0.05)
+    playback = player.start(PcmFormat(16_000), "reply")
+    playback.write(pcm(reply))
+    playback.end()
+    played_fully = await asyncio.wait_for(playback.done, 30)
+    await asyncio.wait_for(listening, 30)  # the room's time runs out
+    await player.close()
+    kinds = [s.kind for s in heard]
+    if barge_in:
+        assert not played_fully  # it interrupted itself
+        assert "start" in kinds
+        assert ("wake" in kinds) == (wake_word != "none")
+    else:
+        assert played_fully
+        assert kinds == []  # no turn, no wake word
+        assert listener.muted_s >= len(reply) / 16_000 * 0.9
+
+
+async def test_an_utterance_under_way_is_not_muted():
+    """The command after the wake word goes on while the wake sound plays."""
+    room = Room(seconds=1.0)
+    player = Player(room)
+    frontend = Frontend.from_settings(FrontendSettings(wake_word="none"))
+    listener = Listener(room, frontend, player, lambda segment: asyncio.sleep(0))
+    frontend.arm()
+    playback = player.start(PcmFormat(16_000), "awake")
+    assert player.playing and not listener.muted()
+    frontend.cancel()
+    assert listener.muted()
+    playback.end()
+    await player.close()
