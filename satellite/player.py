@@ -167,7 +167,9 @@ class Player:
                 if generation != self._generation:
                     return False
                 if playback.first_heard is None:
-                    playback.first_heard = time.monotonic()
+                    playback.first_heard = time.monotonic() + self.sink.delay_s
+                    _LOGGER.debug("%s: first sound at monotonic %.3f (written + %.0f ms device delay)",
+                                  playback.label, playback.first_heard, self.sink.delay_s * 1000)
                 await self.sink.write(audio[offset:offset + SLICE_BYTES])
         if generation != self._generation:
             return False

@@ -9,6 +9,7 @@ import logging
 import shlex
 import struct
 import time
+from collections import deque
 from typing import Optional, Protocol
 
 from .settings import AudioSettings
@@ -20,6 +21,7 @@ class Sink(Protocol):
     """Where played audio goes; one `open` … `finish`/`abort` per reply."""
 
     rate: int
+    delay_s: float  # from a write to its first sound at the device (an estimate for a command)
 
     async def open(self) -> None:
         """Get ready for a reply."""
@@ -38,20 +40,28 @@ class Sink(Protocol):
 
 
 class CommandSink:
-    """Runs the command for each reply and feeds its stdin; its exit means 'played'."""
+    """Runs the command for each reply and feeds its stdin; its exit means 'played'.
+
+    'Heard' is stamped when the pipe takes the first bytes (delay_s 0): the command's
+    start-up comes on top, which through PulseAudio is 50-100 ms for aplay whatever its
+    --buffer-time (BENCHMARKS.md, device-measured latency), so the stamp is a lower bound.
+    """
 
     def __init__(self, command: str, rate: int) -> None:
         self.argv = shlex.split(command)
         if not self.argv:
             raise ValueError("empty --snd-command")
         self.rate = rate
+        self.delay_s = 0.0
         self._proc: Optional[asyncio.subprocess.Process] = None
+        self._complaints: Optional[asyncio.Task] = None
 
     async def open(self) -> None:
         """Start the player process."""
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
+            stderr=asyncio.subprocess.PIPE)
+        self._complaints = asyncio.create_task(_last_lines(self._proc))
 
     async def write(self, pcm: bytes) -> None:
         """Pipe audio in; the pipe's back-pressure paces us at the device's speed."""
@@ -70,7 +80,10 @@ class CommandSink:
             return
         if proc.stdin is not None:
             proc.stdin.close()
-        await proc.wait()
+        code = await proc.wait()
+        said = await self._complaints if self._complaints is not None else ""
+        if code != 0:  # e.g. the device is busy or missing: say why, not just that nothing played
+            _LOGGER.warning("snd command exited with code %s: %s", code, said or "(nothing on stderr)")
 
     async def abort(self) -> None:
         """Kill the player now."""
@@ -84,6 +97,15 @@ class CommandSink:
         await self.abort()
 
 
+async def _last_lines(proc: asyncio.subprocess.Process, keep: int = 5) -> str:
+    """The command's last few stderr lines (read all along, so its pipe never fills)."""
+    assert proc.stderr is not None
+    lines: deque[str] = deque(maxlen=keep)
+    while line := await proc.stderr.readline():
+        lines.append(line.decode(errors="replace").rstrip()[:300])
+    return " | ".join(lines)
+
+
 class WavFileSink:
     """Writes what is played to a WAV file, at the pace a speaker would play it.
 
@@ -92,6 +114,7 @@ class WavFileSink:
     """
 
     LEAD_S = 0.05
+    delay_s = 0.0  # a sample counts as heard when it is written
 
     def __init__(self, path: str, rate: int, realtime: bool = True) -> None:
         self.path = path
@@ -151,6 +174,11 @@ class SoundDeviceSink:
         """Open an output stream."""
         self._stream = self._sd.RawOutputStream(samplerate=self.rate, channels=1, dtype="int16", device=self.device)
         self._stream.start()
+
+    @property
+    def delay_s(self) -> float:
+        """The stream's output latency, as PortAudio reports it."""
+        return 0.0 if self._stream is None else float(self._stream.latency)
 
     async def write(self, pcm: bytes) -> None:
         """Blocking write in a worker thread: it returns at the device's pace."""

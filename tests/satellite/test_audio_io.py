@@ -106,3 +106,10 @@ async def test_no_speaker_still_reports_played():
     player = Player(None)
     assert await player.play(PcmFormat(RATE), _pcm(0.1), "reply").done is True
     await player.close()
+
+
+async def test_a_failing_player_command_says_why(caplog):
+    player = Player(CommandSink("sh -c 'cat > /dev/null; echo device busy >&2; exit 1'", RATE))
+    await player.play(PcmFormat(RATE), _pcm(0.1), "reply").done
+    assert "snd command exited with code 1: device busy" in caplog.text
+    await player.close()
