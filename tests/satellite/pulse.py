@@ -214,19 +214,11 @@ class DeviceTurn:
         return self.stamps[0] - self.first_sound
 
 
-def every_speech() -> list[str]:
-    """The flag for "every speech starts a turn" where this satellite has a wake word default."""
-    from satellite import wake
-
-    none = getattr(wake, "NO_WAKE_WORD", None)
-    return ["--wake-word", none] if none else []
-
-
 async def device_turn(pulse: Pulse, mic: str, speaker: str, wav: Path, args: list[str],
                       timeout: float = 60.0) -> DeviceTurn:
     """Start a satellite on the sound server, say `wav` into micfeed once, wait for its one turn."""
     micfeed, heard = pulse.record("micfeed.monitor"), pulse.record("speaker.monitor")
-    sat = SatelliteProcess(["run", "--debug", "--max-turns", "1", *every_speech(), *MICS[mic], *SPEAKERS[speaker],
+    sat = SatelliteProcess(["run", "--debug", "--max-turns", "1", "--no-wake-word", *MICS[mic], *SPEAKERS[speaker],
                             *args], env=pulse.client_env, wait_for_port=False).start()
     try:
         async with asyncio.timeout(timeout):
