@@ -7,6 +7,7 @@
 #
 #   sudo satellite/install.sh                          # install this checkout
 #   sudo satellite/install.sh 'nexus-wyoming==0.1.0'   # or any pip spec: a wheel, a URL, a version
+#   satellite/install.sh --print-spec [SPEC]          # only print what pip would be given, one per line
 #
 # Environment:
 #   PREFIX=/tmp/x    install under this root instead of /; implies DRY_RUN=1 (the system
@@ -20,6 +21,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 checkout="$(dirname "$here")"
+print_spec=0
+if [ "${1:-}" = --print-spec ]; then print_spec=1; shift; fi
 source_spec="${1:-$checkout}"
 
 root="${PREFIX:-}"
@@ -100,18 +103,23 @@ with_wake_extra() {
   esac
 }
 
-# The package with its wake-word extra, within the checkout's lock of tested versions.
+# What pip installs, one argument a line: the package with its wake-word extra, within the
+# checkout's lock of tested versions. The satellite's install tests take it from --print-spec.
+package_spec() {
+  [ ! -f "$checkout/constraints.txt" ] || printf '%s\n' -c "$checkout/constraints.txt"
+  printf '%s\n' "$(with_wake_extra "$source_spec")"
+}
+
 install_package() {
-  local spec constraints=()
-  spec="$(with_wake_extra "$source_spec")"
-  [ ! -f "$checkout/constraints.txt" ] || constraints=(-c "$checkout/constraints.txt")
+  local spec
+  mapfile -t spec < <(package_spec)
   mkdir -p "$install_dir"
   if [ ! -x "$venv/bin/python" ]; then
     say "creating $venv"
     "$python_bin" -m venv "$venv"
   fi
   say "installing $source_spec into $venv (this takes a few minutes on a Pi)"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --upgrade "${constraints[@]}" "${pip_args[@]}" "$spec"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --upgrade "${pip_args[@]}" "${spec[@]}"
   "$venv/bin/nexus-satellite" --version
 }
 
@@ -193,6 +201,10 @@ install_unit() {
 
 main() {
   check_source
+  if [ "$print_spec" = 1 ]; then
+    package_spec
+    return
+  fi
   if [ "$dry_run" != 1 ] && [ "$(id -u)" -ne 0 ]; then
     fail "run as root (sudo $0), or try it with PREFIX=/tmp/nexus-test"
   fi

@@ -223,3 +223,17 @@ def test_every_repository_path_the_readme_mentions_exists():
     assert {"config/default.yaml", "satellite/install.sh", "docker/compose.yaml", "BENCHMARKS.md"} <= paths
     missing = sorted(path for path in paths if not (REPO / path).exists())
     assert not missing, f"README mentions paths that do not exist: {missing}"
+
+
+def test_the_satellite_sizes_fit_and_the_armv7_list_names_its_dependencies():
+    """tests/deploy/test_satellite_install.py and test_satellite_aarch64.py hold these figures and the
+    armv7 list to a real install and to PyPI; here, cheaply: they parse, fit, and name what the satellite installs."""
+    from packaging.requirements import Requirement
+
+    from tests.deploy.satellite_spec import LIMIT_MB, readme_armv7_missing, readme_venv_mb
+    from tests.deploy.test_lock import closure
+
+    sizes = readme_venv_mb()
+    assert sizes["x86_64"] <= LIMIT_MB and sizes["aarch64"] + sizes["empty"] <= LIMIT_MB, sizes
+    satellite = closure([Requirement("nexus-wyoming[wake]")])
+    assert readme_armv7_missing() <= satellite, sorted(readme_armv7_missing() - satellite)
