@@ -73,9 +73,13 @@ async def measure(turns: int, work: Path) -> dict[str, list[dict]]:
     return rows
 
 
+HEADER = ("| path | turns | device p50 | device p90 | satellite's own figure p50 | device − own, p50 "
+          "| its 'heard' stamp − monitor, p50 (min…max) | load avg |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
 def table(rows: dict[str, list[dict]]) -> str:
-    lines = ["| path | turns | device p50 | device p90 | satellite's own figure p50 | device − own, p50 | its 'heard' stamp − monitor, p50 (min…max) | load avg |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    """The Markdown table BENCHMARKS.md shows: one row per path."""
+    lines = [HEADER]
     for name, turns in rows.items():
         played = [t for t in turns if t["outcome"] == "played" and t["device_s"] is not None]
         device = [t["device_s"] for t in played]
@@ -83,9 +87,10 @@ def table(rows: dict[str, list[dict]]) -> str:
         missed = [t["device_s"] - t["satellite_s"] for t in played if t["satellite_s"] is not None]
         error = [t["stamp_error_s"] * 1000 for t in played if t["stamp_error_s"] is not None]
         load = statistics.mean(t["load_1m"] for t in turns) if turns else float("nan")
-        lines.append(f"| {name} | {len(played)}/{len(turns)} | {quantile(device, 0.5):.2f} s | {quantile(device, 0.9):.2f} s "
-                     f"| {quantile(own, 0.5):.2f} s | {quantile(missed, 0.5):.2f} s | {quantile(error, 0.5):+.0f} ms ({min(error, default=0):+.0f}…"
-                     f"{max(error, default=0):+.0f}) | {load:.1f} |")
+        spread = f"({min(error, default=0):+.0f}…{max(error, default=0):+.0f})"
+        lines.append(f"| {name} | {len(played)}/{len(turns)} | {quantile(device, 0.5):.2f} s "
+                     f"| {quantile(device, 0.9):.2f} s | {quantile(own, 0.5):.2f} s | {quantile(missed, 0.5):.2f} s "
+                     f"| {quantile(error, 0.5):+.0f} ms {spread} | {load:.1f} |")
     return "\n".join(lines)
 
 

@@ -174,6 +174,9 @@ class Player:
         if generation != self._generation:
             return False
         if opened:
+            tail = converter.flush()  # the resampler's held-back last few ms
+            if tail:
+                await self.sink.write(_scaled(tail, self.volume) if self.volume != 1.0 else tail)
             await self.sink.finish()
         return generation == self._generation
 

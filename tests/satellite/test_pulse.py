@@ -7,20 +7,16 @@ transcribed back by the real STT server. "Heard" is measured there, at the devic
 """
 
 import re
-from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import pytest
 from wyoming.audio import AudioStart
 
 from nexus_wyoming.client.actions import transcribe_audio
 from tests.satellite.doubles import REPLY, IntentDouble
 from tests.satellite.pulse import Pulse, PulseUnavailable, device_turn
-from tests.satellite.speech import silence, spoken, write_wav
-from tests.support.processes import ServerProcess
 
-QUESTION = "What time is it?"
+QUESTION = "What time is it?"  # what conftest's question_wav says
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +27,6 @@ def pulse() -> Iterator[Pulse]:
         pytest.skip(f"no PulseAudio here: {err}")
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def stt_server(tmp_path_factory) -> Iterator[ServerProcess]:
-    server = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf",
-                            "--data-dir", str(tmp_path_factory.mktemp("stt"))]).start(timeout=180)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def question_wav(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("speech") / "question.wav"
-    return write_wav(path, np.concatenate([silence(0.3), spoken(QUESTION), silence(0.3)]))
 
 
 @pytest.fixture

@@ -23,20 +23,6 @@ from tests.support.services import free_port
 
 
 
-@pytest.fixture(scope="module")
-def stt_server(tmp_path_factory) -> Iterator[ServerProcess]:
-    server = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf",
-                            "--data-dir", str(tmp_path_factory.mktemp("stt"))]).start(timeout=180)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def question_wav(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("speech") / "question.wav"
-    return write_wav(path, np.concatenate([silence(0.5), spoken("What time is it?"), silence(0.3)]))
-
-
 @pytest.fixture
 async def intent():
     double = await IntentDouble().start()
