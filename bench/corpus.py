@@ -92,6 +92,8 @@ def synthesize(voice: "object", text: str) -> bytes:
             source = PcmFormat(chunk.sample_rate, chunk.sample_width, chunk.sample_channels)
             converter = PcmConverter(source, RATE)
         out += converter.convert(chunk.audio_int16_bytes)
+    if converter is not None:
+        out += converter.flush()
     return bytes(out)
 
 

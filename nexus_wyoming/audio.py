@@ -7,6 +7,7 @@ fallback engine with a different rate, or a client's microphone format for STT.
 from dataclasses import dataclass
 
 import numpy as np
+import soxr
 
 MAX_RATE = 192_000
 
@@ -66,33 +67,42 @@ def to_int16(samples: np.ndarray) -> bytes:
 class PcmConverter:
     """Converts a chunked stream to 16-bit mono at `rate`, continuous across chunks.
 
-    Linear interpolation with the last input sample and the fractional read position
-    carried over, so chunk edges add no clicks. Input leftovers of partial frames are
-    kept for the next chunk; memory stays constant.
+    A rate change goes through soxr's streaming resampler (HQ: linear phase, stop band
+    from the lower Nyquist frequency, so nothing aliases), its state carried across chunks.
+    It holds back some output (HQ, 10 ms chunks: ~20 ms on average, under 40 ms), which
+    `flush` releases at the end of a stream. Partial frames wait for the next chunk.
     """
+
+    QUALITY = "HQ"
 
     def __init__(self, source: PcmFormat, rate: int) -> None:
         self.source = source
         self.rate = rate
-        self._step = source.rate / rate
-        self._pos = 0.0
-        self._last: np.ndarray = np.zeros(0, dtype=np.float32)
+        self._stream = None if source.rate == rate else soxr.ResampleStream(
+            source.rate, rate, 1, dtype="float32", quality=self.QUALITY)
         self._partial = b""
 
     def convert(self, audio: bytes) -> bytes:
-        """Convert the next chunk; output may be a few samples shorter or longer than exact."""
+        """Convert the next chunk; with a rate change, output lags the input a little."""
         audio = self._partial + audio
         cut = len(audio) - len(audio) % self.source.frame_bytes
         self._partial = audio[cut:]
         samples = to_float(audio[:cut], self.source)
-        if self._step == 1.0:
-            return to_int16(samples)
-        buffer = np.concatenate((self._last, samples))
-        if len(buffer) < 2:
-            self._last = buffer
+        if self._stream is not None:
+            samples = self._stream.resample_chunk(samples)
+        return to_int16(samples)
+
+    def flush(self) -> bytes:
+        """The output still held back, at the end of a stream; the converter then starts afresh."""
+        self._partial = b""
+        if self._stream is None:
             return b""
-        times = np.arange(self._pos, len(buffer) - 1, self._step)
-        out = np.interp(times, np.arange(len(buffer)), buffer)
-        self._pos = (times[-1] + self._step if len(times) else self._pos) - (len(buffer) - 1)
-        self._last = buffer[-1:]
-        return to_int16(out)
+        tail = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        self._stream.clear()
+        return to_int16(tail)
+
+
+def convert_all(audio: bytes, source: PcmFormat, rate: int) -> bytes:
+    """A whole recording converted in one go (`convert` then `flush`)."""
+    converter = PcmConverter(source, rate)
+    return converter.convert(audio) + converter.flush()

@@ -6,58 +6,106 @@ bins per chunk, which clicked).
 """
 
 import importlib.util
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 RATE = 16_000
+#: Largest |p|**-n a block may reach: it bounds the rounding error of the block sums (~1e-12).
+_GROWTH = 1e3
+_MAX_BLOCK = 128
 
-try:  # sosfilt's compiled kernel: same arithmetic, without ~25 µs of argument checks per call
-    from scipy.signal._sosfilt import _sosfilt as _sos_kernel
-except ImportError:  # pragma: no cover - other scipy layouts fall back to the public call
-    _sos_kernel = None
+
+def butterworth_highpass(order: int, cutoff_hz: float, rate: int) -> np.ndarray:
+    """Second-order sections [b0 b1 b2 1 a1 a2] of a digital Butterworth high-pass.
+
+    As scipy.signal.butter designs it: the analog prototype's poles, the cutoff prewarped,
+    s → wc/s for the high-pass, then the bilinear transform; each section has unit gain at
+    Nyquist. An odd order ends with a first-order section (b2 = a2 = 0).
+    """
+    fs2 = 2.0 * rate
+    wc = fs2 * np.tan(np.pi * cutoff_hz / rate)
+    k = np.arange(order)
+    analog = np.exp(1j * np.pi * (2 * k + order + 1) / (2 * order))  # left half plane, |s| = 1
+    poles = (fs2 + wc / analog) / (fs2 - wc / analog)
+    sections = []
+    for pole in sorted(poles[poles.imag > 1e-12], key=lambda z: abs(z)):
+        a1, a2 = -2.0 * pole.real, abs(pole) ** 2
+        gain = (1.0 - a1 + a2) / 4.0  # |A(-1)| / |B(-1)|: 1 at Nyquist
+        sections.append([gain, -2.0 * gain, gain, 1.0, a1, a2])
+    if order % 2:
+        pole = float(poles[np.argmin(np.abs(poles.imag))].real)
+        gain = (1.0 + pole) / 2.0
+        sections.append([gain, -gain, 0.0, 1.0, -pole, 0.0])
+    return np.array(sections)
+
+
+class _Section:
+    """One section: FIR numerator, then its poles as a complex one-pole recursion, by blocks.
+
+    1 / ((1 - p z⁻¹)(1 - p̄ z⁻¹)) = A / (1 - p z⁻¹) + Ā / (1 - p̄ z⁻¹), A = p / (p - p̄); with
+    w[n] = v[n] + p w[n-1] the output is 2 Re(A w). In a block, w[n] = pⁿ (Σₖ≤ₙ v[k] p⁻ᵏ + p w₋₁):
+    one cumsum per block, and only the block-start states are carried one by one.
+    """
+
+    def __init__(self, row: np.ndarray) -> None:
+        second = row[5] != 0.0
+        self.b = row[:3] if second else row[:2]
+        if second:
+            pole = complex(-row[4] / 2, np.sqrt(max(row[5] - row[4] ** 2 / 4, 0.0)))
+            self.scale = 2 * pole / (pole - pole.conjugate())
+        else:
+            pole, self.scale = complex(-row[4], 0.0), 1.0
+        self.pole = pole
+        length = int(min(_MAX_BLOCK, max(1, np.log(_GROWTH) // -np.log(max(abs(pole), 1e-3)))))
+        n = np.arange(length)
+        self.up, self.down = pole ** n, pole ** -n
+        self.last_up = complex(self.up[-1])
+        self.x = np.zeros(len(self.b) - 1)
+        self.w = 0j
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        n, length = len(x), len(self.up)
+        history = np.concatenate((self.x, x))
+        self.x = history[len(history) - len(self.x):]
+        v = np.convolve(history, self.b, "valid")
+        blocks = -(-n // length)
+        if blocks * length != n:
+            v = np.concatenate((v, np.zeros(blocks * length - n)))
+        sums = np.cumsum(v.reshape(blocks, length) * self.down, axis=1)
+        starts, state, pole, last_up = [], self.w, self.pole, self.last_up
+        for total in sums[:, -1].tolist():
+            starts.append(state)
+            state = last_up * (total + pole * state)
+        w = (self.up * (sums + pole * np.array(starts)[:, None])).ravel()[:n]
+        self.w = complex(w[-1])
+        return (self.scale * w).real
+
+    def reset(self) -> None:
+        self.x[:] = 0.0
+        self.w = 0j
 
 
 class HighPass:
-    """Butterworth high-pass (second-order sections), filter state carried across frames."""
+    """Butterworth high-pass (second-order sections), filter state carried across frames; numpy only."""
 
     def __init__(self, cutoff_hz: float, order: int = 4, rate: int = RATE) -> None:
-        self.sos = np.ascontiguousarray(butter(order, cutoff_hz, "highpass", fs=rate, output="sos"))
-        self._zi = np.zeros((self.sos.shape[0], 1, 2))
-        self._run: Callable[[np.ndarray], np.ndarray] = self._public
-        if _sos_kernel is not None and self._kernel_agrees():
-            self._run = self._kernel
+        self.sos = butterworth_highpass(order, cutoff_hz, rate)
+        self._sections = [_Section(row) for row in self.sos]
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         """Filter the next block of float samples; returns float64 samples."""
-        return self._run(samples)
+        out = np.asarray(samples, dtype=np.float64)
+        if not len(out):
+            return out.copy()
+        for section in self._sections:
+            out = section.process(out)
+        return out
 
     def reset(self) -> None:
         """Forget the filter state (a new, unrelated stream)."""
-        self._zi[:] = 0.0
-
-    def _public(self, samples: np.ndarray) -> np.ndarray:
-        out, zi = sosfilt(self.sos, samples, zi=self._zi[:, 0, :])
-        self._zi[:, 0, :] = zi
-        return out
-
-    def _kernel(self, samples: np.ndarray) -> np.ndarray:
-        block = np.array(samples, dtype=np.float64, ndmin=2)  # the kernel filters in place
-        _sos_kernel(self.sos, block, self._zi)
-        return block[0]
-
-    def _kernel_agrees(self) -> bool:
-        """Use the private kernel only if it gives sosfilt's answer on this scipy."""
-        probe = np.sin(np.arange(256) * 0.05) + np.random.default_rng(0).normal(0, 0.1, 256)
-        try:
-            got = self._kernel(probe[:128]), self._kernel(probe[128:])
-        except Exception:  # noqa: BLE001 - any signature change means "don't use it"
-            got = None
-        self.reset()
-        if got is None:
-            return False
-        return bool(np.allclose(np.concatenate(got), sosfilt(self.sos, probe), atol=1e-9))
+        for section in self._sections:
+            section.reset()
 
 
 class SoftGate:

@@ -185,3 +185,6 @@ async def mic_16k(source: MicSource) -> AsyncIterator[bytes]:
         out = converter.convert(chunk)
         if out:
             yield out
+    tail = converter.flush()  # the resampler's held-back last few ms, when the source ends
+    if tail:
+        yield tail

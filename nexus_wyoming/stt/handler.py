@@ -170,10 +170,13 @@ class SttHandler(EventHandler):
                     f"utterance longer than {self.settings.max_utterance_s:g} s", "too-long"))
             return
         turn.seconds += seconds
+        audio = b""
         if fmt != turn.fmt or turn.converter is None:
+            if turn.converter is not None:  # the old format's last few ms, then the new one's
+                audio = turn.converter.flush()
             turn.fmt, turn.converter = fmt, PcmConverter(fmt, SAMPLE_RATE)
         try:
-            await turn.utterance.feed(turn.converter.convert(payload))
+            await turn.utterance.feed(audio + turn.converter.convert(payload))
         except SttError as err:
             await self._fail(turn, _engine_problem(err))
             return
@@ -189,6 +192,12 @@ class SttHandler(EventHandler):
             return False  # its error was sent; closing ends Home Assistant 2025.4's wait
         turn.stopped = time.perf_counter()
         if not turn.answered:
+            if turn.converter is not None and turn.utterance is not None:
+                try:  # the resampler's held-back end of the audio
+                    await turn.utterance.feed(turn.converter.flush())
+                except SttError as err:
+                    await self._fail(turn, _engine_problem(err))
+                    return False
             self._answer(turn)
         return True
 

@@ -59,7 +59,7 @@ class Speech:
         self.samples_per_chunk = samples_per_chunk
         self.stats = stats
         self.rate: Optional[int] = None
-        self._converters: dict[PcmFormat, PcmConverter] = {}
+        self._converter: Optional[PcmConverter] = None
 
     async def speak(self, engine: TtsEngine, units: Iterable[str], voice: VoiceRequest) -> None:
         """Synthesize each unit in order and send its audio as it is produced."""
@@ -78,10 +78,13 @@ class Speech:
         """End the block with `audio-stop`; one without samples if nothing was said."""
         if self.rate is None:
             await self._start(self.stats.rate or EMPTY_BLOCK_RATE)
+        elif self._converter is not None:
+            await self._write_audio(self._converter.flush())  # the resampler's held-back end
         await self.close()
 
     async def close(self) -> None:
         """End the block if it started (after a failure): no client is left mid-stream."""
+        self._converter = None
         if self.rate is not None:
             self.rate = None
             await self.write(AudioStop().event())
@@ -96,9 +99,17 @@ class Speech:
             await self._start(piece.rate)
         audio = piece.audio
         source = PcmFormat(piece.rate, piece.width, piece.channels)
+        if self._converter is not None and self._converter.source != source:  # another engine took over
+            await self._write_audio(self._converter.flush())
+            self._converter = None
         if source != PcmFormat(self.rate):
-            converter = self._converters.setdefault(source, PcmConverter(source, self.rate))
-            audio = converter.convert(audio)
+            if self._converter is None:
+                self._converter = PcmConverter(source, self.rate)
+            audio = self._converter.convert(audio)
+        await self._write_audio(audio)
+
+    async def _write_audio(self, audio: bytes) -> None:
+        assert self.rate is not None
         self.stats.audio_seconds += len(audio) / (2 * self.rate)
         step = self.samples_per_chunk * 2
         for offset in range(0, len(audio), step):

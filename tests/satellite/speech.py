@@ -20,12 +20,12 @@ def _voice():
 @functools.lru_cache(maxsize=32)
 def spoken(text: str) -> np.ndarray:
     """`text` in the embedded Piper voice, float samples at 16 kHz."""
-    from scipy.signal import resample_poly
+    import soxr
 
     chunks = list(_voice().synthesize(text))
     audio = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float64)
     rate = chunks[0].sample_rate
-    return resample_poly(audio, RATE, rate) if rate != RATE else audio
+    return soxr.resample(audio, rate, RATE, quality="VHQ") if rate != RATE else audio
 
 
 def silence(seconds: float) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nexus_wyoming.audio import PcmConverter, PcmFormat
+from nexus_wyoming.audio import PcmFormat, convert_all
 
 RATE = 16000
 BYTES_PER_SECOND = RATE * 2
@@ -20,7 +20,7 @@ class Speaker:
         self._voice = None
 
     def say(self, text: str) -> bytes:
-        """`text` spoken, resampled 22050 → 16000 Hz with PcmConverter."""
+        """`text` spoken, resampled 22050 → 16000 Hz with nexus_wyoming.audio."""
         path = self.cache / (re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") + ".pcm")
         if not path.exists():
             path.write_bytes(self._synthesize(text))
@@ -35,7 +35,7 @@ class Speaker:
             self._voice = PiperVoice.load(str(find_voices(None)["en_US-joe-medium"]))
         chunks = list(self._voice.synthesize(text, SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)))
         pcm = b"".join(chunk.audio_int16_bytes for chunk in chunks)
-        return PcmConverter(PcmFormat(chunks[0].sample_rate), RATE).convert(pcm)
+        return convert_all(pcm, PcmFormat(chunks[0].sample_rate), RATE)
 
 
 def silence(seconds: float) -> bytes:

@@ -11,7 +11,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.info import Describe
 
-from nexus_wyoming.audio import PcmConverter, PcmFormat
+from nexus_wyoming.audio import PcmFormat, convert_all
 from tests.stt.speech import BYTES_PER_SECOND, noise, silence, words
 from tests.stt.wire import Received, collect, event, home_assistant_2025_4, send_audio, utterance
 from tests.support.client import WyomingClient
@@ -92,7 +92,7 @@ async def test_audio_stop_without_start_is_an_error_and_the_connection_stays(stt
 
 
 def stereo_48k(audio16k: bytes) -> bytes:
-    mono = np.frombuffer(PcmConverter(PcmFormat(16000), 48000).convert(audio16k), dtype="<i2")
+    mono = np.frombuffer(convert_all(audio16k, PcmFormat(16000), 48000), dtype="<i2")
     return np.repeat(mono, 2).astype("<i2").tobytes()
 
 
