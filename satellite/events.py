@@ -82,8 +82,7 @@ class EventService:
                     delay, warned = self.retry_min_s, False
         finally:
             if link is not None:
-                with contextlib.suppress(Exception):
-                    await link.close()
+                _hang_up(link)
 
     async def _drain(self, link: ClientConnection) -> Optional[ClientConnection]:
         """Send what is queued; the link, or None once it failed (the event then waits for the next one)."""
@@ -97,12 +96,16 @@ class EventService:
                     self.queue.appendleft(event)
                 else:
                     self.dropped += 1
-                with contextlib.suppress(Exception):
-                    await link.close()
+                _hang_up(link)
                 return None
             self.sent += 1
         self._ready.clear()
         return link
+
+
+def _hang_up(link: ClientConnection) -> None:
+    """Close at once: a polite close would wait for a service that reads nothing."""
+    link.connection.writer.transport.abort()
 
 
 class NoEventService:

@@ -37,6 +37,7 @@ class Listener:
         self._held: Optional[list[Segment]] = None
         self._held_voiced_ms = 0
         self._muted_until = 0.0
+        self._woke = False
         self.muted_s = 0.0  # microphone audio replaced by silence so far
 
     async def run(self) -> None:
@@ -59,9 +60,13 @@ class Listener:
         return now < self._muted_until and not self.frontend.in_utterance
 
     async def _route(self, segment: Segment) -> None:
-        if segment.kind in ("wake", "start") and self._held is None and self.player.playing:
+        # A wake word's own "start" follows it whatever the wake sound (--awake-wav) is doing.
+        opens = segment.kind == "wake" or (segment.kind == "start" and not self._woke)
+        self._woke = segment.kind == "wake"
+        if opens and self._held is None and self.player.playing:
             if not self.barge_in:
                 self.frontend.cancel()
+                self._woke = False
                 return
             self._held, self._held_voiced_ms = [], 0
         if self._held is None:

@@ -11,7 +11,7 @@ from wyoming.info import Info
 
 from tests.satellite.ha_client import Ha, reply_events, send_all, until
 from tests.satellite.process import SatelliteProcess
-from tests.satellite.speech import silence, spoken, write_wav
+from tests.satellite.speech import silence, spoken, tone, write_wav
 
 async def test_describe_is_a_satellite_with_local_vad(ha):
     client = await ha.client()
@@ -125,7 +125,9 @@ async def test_timer_finished_plays_a_chime(ha):
 async def test_the_default_wake_word_reports_detection_then_runs_the_pipeline(tmp_path):
     wav = write_wav(tmp_path / "wake.wav", np.concatenate([
         silence(0.3), spoken("Okay Nabu."), silence(0.3), spoken("What time is it?"), silence(0.2)]))
-    sat = Ha(tmp_path, wav, wake=True)  # the default: no flag names the wake word
+    awake = write_wav(tmp_path / "awake.wav", tone(660, 0.25), rate=16000)
+    done = write_wav(tmp_path / "done.wav", tone(440, 0.15), rate=16000)
+    sat = Ha(tmp_path, wav, "--awake-wav", str(awake), "--done-wav", str(done), wake=True)  # no flag names the wake word
     try:
         client = await sat.client()
         await client.send(Event("describe"))
@@ -141,6 +143,10 @@ async def test_the_default_wake_word_reports_detection_then_runs_the_pipeline(tm
         assert events[1].data["start_stage"] == "asr" and events[1].data["end_stage"] == "tts"
         streamed = sum(len(e.payload) for e in events if e.type == "audio-chunk") / 32000
         assert 1.0 <= streamed <= 4.0  # the command after the wake word, and its 500 ms tail
+        deadline = time.monotonic() + 5
+        while (not sat.snd.exists() or sat.played_seconds() < 0.39) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert 0.39 <= sat.played_seconds() <= 0.42  # the awake sound on the wake word, done when it ended
         await client.close()
     finally:
         sat.proc.stop()

@@ -26,8 +26,9 @@ class Room:
     delay_s = 0.0
     HELD = 16_000  # the device still holds 0.5 s when it says it is done, like a sound card's buffer
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, voice: bytes = b"") -> None:
         self.air = bytearray()
+        self.voice = bytearray(voice)  # what the user says, heard along with the speaker
         self.chunks_left = int(seconds * 50)
         self.format = PcmFormat(16_000)
 
@@ -54,10 +55,20 @@ class Room:
     async def chunks(self):
         while self.chunks_left > 0:
             self.chunks_left -= 1
-            chunk = bytes(self.air[:CHUNK])
-            del self.air[:CHUNK]
-            yield chunk + bytes(CHUNK - len(chunk))
+            yield _mixed(self._take(self.air), self._take(self.voice))
             await asyncio.sleep(0.02 / SPEEDUP)
+
+
+    @staticmethod
+    def _take(buffer: bytearray) -> bytes:
+        chunk = bytes(buffer[:CHUNK])
+        del buffer[:CHUNK]
+        return chunk + bytes(CHUNK - len(chunk))
+
+
+def _mixed(a: bytes, b: bytes) -> bytes:
+    total = np.frombuffer(a, "<i2").astype(np.int32) + np.frombuffer(b, "<i2")
+    return np.clip(total, -32768, 32767).astype("<i2").tobytes()
 
 
 REPLIES = {"none": "Here is a long answer. It goes on for a while, about the weather today.",
@@ -109,3 +120,27 @@ async def test_an_utterance_under_way_is_not_muted():
     assert listener.muted()
     playback.end()
     await player.close()
+
+
+@pytest.mark.parametrize("barge_in", [False, True])
+async def test_the_wake_sound_does_not_cut_the_command_it_announces(barge_in):
+    voice = pcm(np.concatenate([silence(0.3), spoken("Okay Nabu."), silence(0.3),
+                                spoken("Turn on the kitchen lights."), silence(1.0)]))
+    room = Room(seconds=len(voice) / 32_000 + 0.5, voice=voice)
+    player = Player(room)
+    heard: list[Segment] = []
+    sounds: list = []
+
+    async def handler(segment: Segment) -> None:
+        heard.append(segment)
+        if segment.kind == "wake":  # what the modes do: the awake sound plays as the command begins
+            sounds.append(player.play(PcmFormat(16_000), pcm(0.3 * np.sin(np.arange(8000) / 5.0)), "awake"))
+
+    frontend = Frontend.from_settings(FrontendSettings(wake_word="okay_nabu"))
+    await Listener(room, frontend, player, handler, barge_in=barge_in).run()
+    await player.close()
+    kinds = [s.kind for s in heard]
+    assert kinds[:2] == ["wake", "start"] and kinds[-1] == "end" and kinds.count("start") == 1
+    assert heard[-1].reason == "silence"
+    assert sum(s.kind == "audio" for s in heard) * 0.03 >= 1.5  # the whole command went to the mode
+    assert sounds[0].done.result() is True  # played to the end, not taken for barge-in

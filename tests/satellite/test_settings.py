@@ -49,3 +49,41 @@ def test_bad_values_name_the_key(tmp_path, text, word):
     user.write_text(text)
     with pytest.raises(ConfigError, match=word):
         load_settings(user)
+
+
+def test_the_defaults_are_a_wake_word_and_no_barge_in():
+    settings = load_settings()
+    assert settings.frontend.wake_word == "okay_nabu" and settings.frontend.wake_model == "okay_nabu"
+    assert settings.barge_in is False  # no echo canceller: the satellite would interrupt itself
+
+
+@pytest.mark.parametrize("text", ["frontend:\n  wake_word: none\n", "frontend:\n  wake_word: null\n"])
+def test_every_speech_mode_is_asked_for(tmp_path, text):
+    """`none`, or the `null` that config files written before the wake word default hold."""
+    user = tmp_path / "speech.yaml"
+    user.write_text(text)
+    assert load_settings(user).frontend.wake_model is None
+
+
+def test_wyoming_satellite_flags_map_onto_our_settings():
+    from satellite.cli import _translated
+
+    assert _translated({"mic_auto_gain": 5, "mic_noise_suppression": 2}) == {
+        "frontend.speex_auto_gain": 1500, "frontend.speex_noise_suppression_db": -30, "frontend.speex": True}
+    assert _translated({"mic_auto_gain": 0, "mic_noise_suppression": 0})["frontend.speex_noise_suppression_db"] == 0
+    assert "frontend.speex" not in _translated({"mic_auto_gain": 0})
+    assert _translated({"mic_noise_suppression": 4})["frontend.speex_noise_suppression_db"] == -60  # the range's end
+    assert _translated({"no_wake_word": True}) == {"frontend.wake_word": "none"}
+    assert _translated({"timer_finished_wav_repeat": (3, 0.5)}) == {
+        "audio.timer_finished_wav_repeat": 3, "audio.timer_finished_wav_delay_s": 0.5}
+    assert load_settings(None, {**_translated({"mic_auto_gain": 31, "mic_noise_suppression": 4})}).frontend.speex
+
+
+def test_speex_runs_with_the_mapped_levels():
+    from satellite.cli import _translated
+    from satellite.frontend import Frontend
+
+    settings = load_settings(None, _translated({"mic_auto_gain": 31, "mic_noise_suppression": 4}))
+    frontend = Frontend.from_settings(settings.frontend)
+    assert frontend.speex is not None
+    assert len(frontend.feed(bytes(960 * 4))) == 0  # 120 ms of silence goes through
