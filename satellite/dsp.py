@@ -11,9 +11,8 @@ from typing import Optional
 import numpy as np
 
 RATE = 16_000
-#: Largest |p|**-n a block may reach: it bounds the rounding error of the block sums (~1e-12).
-_GROWTH = 1e3
-_MAX_BLOCK = 128
+#: Samples per block of the block recursion (a frame of 30 ms at 16 kHz is 480 = 6 blocks).
+_BLOCK = 80
 
 
 def butterworth_highpass(order: int, cutoff_hz: float, rate: int) -> np.ndarray:
@@ -41,49 +40,60 @@ def butterworth_highpass(order: int, cutoff_hz: float, rate: int) -> np.ndarray:
 
 
 class _Section:
-    """One section: FIR numerator, then its poles as a complex one-pole recursion, by blocks.
+    """One section: its FIR numerator by np.convolve, then its poles block by block.
 
-    1 / ((1 - p z⁻¹)(1 - p̄ z⁻¹)) = A / (1 - p z⁻¹) + Ā / (1 - p̄ z⁻¹), A = p / (p - p̄); with
-    w[n] = v[n] + p w[n-1] the output is 2 Re(A w). In a block, w[n] = pⁿ (Σₖ≤ₙ v[k] p⁻ᵏ + p w₋₁):
-    one cumsum per block, and only the block-start states are carried one by one.
+    With the all-pole part y[n] = v[n] - a1 y[n-1] - a2 y[n-2], a block of L samples is
+    y = T v + Q (y[-1], y[-2]): T (L x L) is the impulse response, Q the response to the two
+    previous outputs. All blocks' T v in one matrix product; only the two carried outputs
+    go from block to block, in plain floats.
     """
 
-    def __init__(self, row: np.ndarray) -> None:
-        second = row[5] != 0.0
-        self.b = row[:3] if second else row[:2]
-        if second:
-            pole = complex(-row[4] / 2, np.sqrt(max(row[5] - row[4] ** 2 / 4, 0.0)))
-            self.scale = 2 * pole / (pole - pole.conjugate())
-        else:
-            pole, self.scale = complex(-row[4], 0.0), 1.0
-        self.pole = pole
-        length = int(min(_MAX_BLOCK, max(1, np.log(_GROWTH) // -np.log(max(abs(pole), 1e-3)))))
-        n = np.arange(length)
-        self.up, self.down = pole ** n, pole ** -n
-        self.last_up = complex(self.up[-1])
+    def __init__(self, row: np.ndarray, block: int = _BLOCK) -> None:
+        self.b = row[:3] if row[5] != 0.0 else row[:2]
+        a1, a2 = float(row[4]), float(row[5])
+        response = np.zeros(block + 2)  # y[-2], y[-1], y[0..]: the impulse response from v[0] = 1
+        start = np.zeros((block + 2, 2))
+        start[0, 1] = start[1, 0] = 1.0  # columns: the output one step back, two steps back
+        response[2] = 1.0
+        for n in range(3, block + 2):
+            response[n] = -a1 * response[n - 1] - a2 * response[n - 2]
+        for n in range(2, block + 2):
+            start[n] = -a1 * start[n - 1] - a2 * start[n - 2]
+        toeplitz = np.zeros((block, block))
+        for k in range(block):
+            toeplitz[k:, k] = response[2:block + 2 - k]
+        self.tt = np.ascontiguousarray(toeplitz.T)  # blocks @ tt = each block through T
+        self.qt = np.ascontiguousarray(start[2:].T)  # (2, L)
+        self.q_last = [tuple(start[-1]), tuple(start[-2])]  # rows of Q for the block's last two outputs
+        self.block = block
         self.x = np.zeros(len(self.b) - 1)
-        self.w = 0j
+        self.y1 = self.y2 = 0.0
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        n, length = len(x), len(self.up)
+        n, block = len(x), self.block
         history = np.concatenate((self.x, x))
         self.x = history[len(history) - len(self.x):]
         v = np.convolve(history, self.b, "valid")
-        blocks = -(-n // length)
-        if blocks * length != n:
-            v = np.concatenate((v, np.zeros(blocks * length - n)))
-        sums = np.cumsum(v.reshape(blocks, length) * self.down, axis=1)
-        starts, state, pole, last_up = [], self.w, self.pole, self.last_up
-        for total in sums[:, -1].tolist():
-            starts.append(state)
-            state = last_up * (total + pole * state)
-        w = (self.up * (sums + pole * np.array(starts)[:, None])).ravel()[:n]
-        self.w = complex(w[-1])
-        return (self.scale * w).real
+        blocks = -(-n // block)
+        if blocks * block != n:
+            v = np.concatenate((v, np.zeros(blocks * block - n)))
+        z = v.reshape(blocks, block) @ self.tt
+        (l1, l2), (m1, m2) = self.q_last
+        states, y1, y2 = [], self.y1, self.y2
+        for before, last in z[:, -2:].tolist():
+            states.append((y1, y2))
+            y1, y2 = last + l1 * y1 + l2 * y2, before + m1 * y1 + m2 * y2
+        z += np.array(states) @ self.qt
+        y = z.ravel()[:n]
+        if n >= 2:
+            self.y1, self.y2 = float(y[-1]), float(y[-2])
+        else:
+            self.y1, self.y2 = float(y[-1]), self.y1
+        return y
 
     def reset(self) -> None:
         self.x[:] = 0.0
-        self.w = 0j
+        self.y1 = self.y2 = 0.0
 
 
 class HighPass:
