@@ -18,6 +18,7 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)  # tests/protocol/test_net
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)  # tests/deploy/test_container.py: the image and the compose stack
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)  # tests/deploy/containers.conf: crun refuses hybrid cgroups
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)  # docker/debian-base.sh: a base without a registry
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)  # tests/ha: Home Assistant turns Wyoming TTS into mp3 (HA itself installs into ~/.cache/nexus-wyoming)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing ${need_apt[*]} with apt-get" >&2
