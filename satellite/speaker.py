@@ -5,8 +5,11 @@ been heard (`finish`), which is when the satellite may answer `played`.
 """
 
 import asyncio
+import contextlib
 import logging
+import os
 import shlex
+import signal
 import struct
 import time
 from collections import deque
@@ -15,6 +18,7 @@ from typing import Optional, Protocol
 from .settings import AudioSettings
 
 _LOGGER = logging.getLogger(__name__)
+STALL_S = 5.0  # a player command that takes no audio (or does not exit) this long is hung
 
 
 class Sink(Protocol):
@@ -47,11 +51,12 @@ class CommandSink:
     --buffer-time (BENCHMARKS.md, device-measured latency), so the stamp is a lower bound.
     """
 
-    def __init__(self, command: str, rate: int) -> None:
+    def __init__(self, command: str, rate: int, stall_s: float = STALL_S) -> None:
         self.argv = shlex.split(command)
         if not self.argv:
             raise ValueError("empty --snd-command")
         self.rate = rate
+        self.stall_s = stall_s
         self.delay_s = 0.0
         self._proc: Optional[asyncio.subprocess.Process] = None
         self._complaints: Optional[asyncio.Task] = None
@@ -60,7 +65,7 @@ class CommandSink:
         """Start the player process."""
         self._proc = await asyncio.create_subprocess_exec(
             *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
+            stderr=asyncio.subprocess.PIPE, start_new_session=True)  # its own group: killed whole
         self._complaints = asyncio.create_task(_last_lines(self._proc))
 
     async def write(self, pcm: bytes) -> None:
@@ -69,9 +74,12 @@ class CommandSink:
             return
         try:
             self._proc.stdin.write(pcm)
-            await self._proc.stdin.drain()
+            await asyncio.wait_for(self._proc.stdin.drain(), self.stall_s)
         except (BrokenPipeError, ConnectionResetError):
             _LOGGER.warning("snd command exited early (code %s)", self._proc.returncode)
+        except asyncio.TimeoutError:  # a hung device: the reply is lost, the satellite is not
+            _LOGGER.warning("snd command read nothing for %.0f s: killed", self.stall_s)
+            await self.abort()
 
     async def finish(self) -> None:
         """Close its input and wait for it to play the rest and exit."""
@@ -80,8 +88,15 @@ class CommandSink:
             return
         if proc.stdin is not None:
             proc.stdin.close()
-        code = await proc.wait()
-        said = await self._complaints if self._complaints is not None else ""
+        try:  # what is left in its buffer plays well within the stall bound
+            code = await asyncio.wait_for(proc.wait(), self.stall_s)
+        except asyncio.TimeoutError:
+            _LOGGER.warning("snd command did not exit %.0f s after its input ended: killed", self.stall_s)
+            code = await _kill(proc)
+        said = ""
+        if self._complaints is not None:  # something it left running may keep stderr open
+            with contextlib.suppress(asyncio.TimeoutError):
+                said = await asyncio.wait_for(self._complaints, self.stall_s)
         if code != 0:  # e.g. the device is busy or missing: say why, not just that nothing played
             _LOGGER.warning("snd command exited with code %s: %s", code, said or "(nothing on stderr)")
 
@@ -89,12 +104,18 @@ class CommandSink:
         """Kill the player now."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+            await _kill(proc)
 
     async def close(self) -> None:
         """Nothing stays open between replies."""
         await self.abort()
+
+
+async def _kill(proc: asyncio.subprocess.Process) -> int:
+    """Kill the command and whatever it started (`sh -c 'sox ... | aplay'`), which may hold its pipes."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    return await proc.wait()
 
 
 async def _last_lines(proc: asyncio.subprocess.Process, keep: int = 5) -> str:

@@ -1,6 +1,7 @@
 """Microphone and speaker pieces: format conversion, sinks, the player's order and barge-in stop."""
 
 import asyncio
+import shlex
 import time
 import wave
 
@@ -112,4 +113,18 @@ async def test_a_failing_player_command_says_why(caplog):
     player = Player(CommandSink("sh -c 'cat > /dev/null; echo device busy >&2; exit 1'", RATE))
     await player.play(PcmFormat(RATE), _pcm(0.1), "reply").done
     assert "snd command exited with code 1: device busy" in caplog.text
+    await player.close()
+
+
+@pytest.mark.parametrize("hang", ["sleep 60", "cat > /dev/null; sleep 60"], ids=["reads-nothing", "never-exits"])
+async def test_a_hung_player_command_is_killed_and_the_next_reply_plays(caplog, tmp_path, hang):
+    raw, hung = tmp_path / "out.raw", tmp_path / "hung-once"
+    script = f"if [ -e {hung} ]; then cat > {raw}; else touch {hung}; {hang}; fi"
+    player = Player(CommandSink(f"sh -c {shlex.quote(script)}", RATE, stall_s=0.5))
+    start = time.monotonic()
+    await asyncio.wait_for(player.play(PcmFormat(RATE), _pcm(5.0), "reply").done, 10)
+    assert time.monotonic() - start < 5  # not the 60 s the command would hang
+    assert "killed" in caplog.text
+    assert await player.play(PcmFormat(RATE), _pcm(0.2), "after").done is True
+    assert raw.stat().st_size == int(0.2 * RATE) * 2
     await player.close()
