@@ -60,20 +60,15 @@ class Turn:
     async def run(self) -> str:
         """The whole turn; returns its outcome, raises ServerDown / ServerError."""
         stt = await self._open("stt")
-        others = asyncio.gather(self._open("intent"), self._open("tts"))  # connect while the user speaks
-        try:
-            text = await self._transcribe(stt)
-            intent, tts = await others
-        finally:
-            if not others.done():
-                others.cancel()
-                with contextlib.suppress(BaseException):
-                    await others
+        text = await self._transcribe(stt)
         _LOGGER.info("transcript: %s", text)
         self.timer.info["transcript"] = text
         self.notify(Transcript(text=text).event())
         if not text.strip():
             return "nothing-heard"
+        # Connected only now: a link opened while the user spoke (a wake word, then a slow STT)
+        # sat idle past the servers' first_event_timeout_s, and they rightly closed it.
+        intent, tts = await asyncio.gather(self._open("intent"), self._open("tts"))
         await self._reply(intent, tts, text)
         if self.playback is None:
             return "no-audio"

@@ -88,7 +88,7 @@ ALL_FLAGS = {flag for cli in (servers_cli, satellite_cli) for cmd in all_command
 
 def invoked(span: str) -> Iterator[tuple[str, Optional[set[str]], str]]:
     """(program, its flags or None for another program's, its arguments) per program in a span;
-    text before any program (a bare `--no-barge-in`) may use any of our flags."""
+    text before any program (a bare `--no-wake-word`) may use any of our flags."""
     pieces = re.split(r"(nexus-wyoming|nexus-satellite|\./run\.sh|\bdocker\b|\bpip\b|\bsystemctl\b)", span)
     yield "any of our commands", ALL_FLAGS, pieces[0]
     for name, args in zip(pieces[1::2], pieces[2::2]):
@@ -108,7 +108,8 @@ def test_every_flag_the_readme_shows_exists_on_its_command():
             if known is not None:
                 assert flags <= known, f"`{span}`: {sorted(flags - known)} are not options of {name}"
                 checked |= flags
-    assert {"--metrics-port", "--only", "--uri", "--no-barge-in", "--max-turns", "--print-defaults"} <= checked
+    assert {"--metrics-port", "--only", "--uri", "--no-wake-word", "--barge-in", "--event-uri", "--max-turns",
+            "--print-defaults"} <= checked
 
 
 # ---------------------------------------------------------------- settings and their defaults
@@ -237,3 +238,19 @@ def test_the_satellite_sizes_fit_and_the_armv7_list_names_its_dependencies():
     assert sizes["x86_64"] <= LIMIT_MB and sizes["aarch64"] + sizes["empty"] <= LIMIT_MB, sizes
     satellite = closure([Requirement("nexus-wyoming[wake]")])
     assert readme_armv7_missing() <= satellite, sorted(readme_armv7_missing() - satellite)
+
+
+def test_the_satellite_section_states_what_the_satellite_does():
+    """The wake word default, the muted microphone, the event queue and the speex mapping are the code's."""
+    from satellite import cli, events, listen, wake
+
+    section = README.split("## The satellite (Raspberry Pi)", 1)[1].split("\n## ", 1)[0]
+    flat = " ".join(section.split())
+    default = re.search(r"A turn starts with the wake word, as wyoming-satellite users expect: `(\w+)`", flat)
+    assert default and default.group(1) == SATELLITE.frontend.wake_word
+    assert f"`frontend.wake_word: {wake.NO_WAKE_WORD}`" in flat and "`--no-wake-word`" in flat
+    assert re.search(r"\*\*Barge-in\*\* \(default off\)", flat) and SATELLITE.barge_in is False
+    assert f"for {listen.MUTE_TAIL_S:g} s after, the microphone is muted" in flat
+    assert f"at most {events.QUEUE_SIZE} events wait" in flat
+    assert f"= {cli.SPEEX_GAIN_PER_DBFS} × N" in flat and f"= -{cli.SPEEX_DB_PER_LEVEL} × N" in flat
+    assert "exit code 2" in flat and "pip install 'nexus-wyoming[wake]'" in flat

@@ -276,3 +276,21 @@ def test_install_script_is_shellcheck_clean():
     done = subprocess.run([shellcheck, str(REPO / "satellite" / "install.sh")], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize("spec, installed", [
+    ("/home/pi/nexus-wyoming", "/home/pi/nexus-wyoming[wake]"),
+    ("./dist/nexus_wyoming-0.1.0-py3-none-any.whl", "./dist/nexus_wyoming-0.1.0-py3-none-any.whl[wake]"),
+    ("nexus-wyoming==0.1.0", "nexus-wyoming[wake]==0.1.0"),
+    ("nexus_wyoming>=0.1,<0.2", "nexus_wyoming[wake]>=0.1,<0.2"),
+    ("https://example.org/nexus_wyoming-0.1.0-py3-none-any.whl",
+     "nexus-wyoming[wake] @ https://example.org/nexus_wyoming-0.1.0-py3-none-any.whl"),
+    ("nexus-wyoming[wake,speex]==0.1.0", "nexus-wyoming[wake,speex]==0.1.0"),
+])
+def test_every_pip_spec_gets_the_wake_extra(spec, installed):
+    """The default config listens for "okay nabu": whatever is installed brings pymicro-wakeword."""
+    script = REPO / "satellite" / "install.sh"
+    function = re.search(r"^with_wake_extra\(\) \{\n.*?^\}\n", script.read_text(), re.S | re.M).group(0)
+    done = subprocess.run(["bash", "-c", f'{function}\nwith_wake_extra "$1"', "bash", spec],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == installed, done.stderr

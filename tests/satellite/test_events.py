@@ -3,55 +3,13 @@ up the satellite: a bounded queue, reconnects with backoff, a reader that stalls
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from typing import Optional
 
-from wyoming.event import Event, async_read_event
+from wyoming.event import Event
 
 from satellite.events import EventService
+from tests.satellite.doubles import EventCollector
 from tests.satellite.ha_client import Ha, reply_events, send_all, until
 from tests.support.services import free_port
-
-
-@dataclass
-class EventCollector:
-    """A Wyoming server that records the type of every event it is sent (or reads nothing at all)."""
-
-    reads: bool = True
-    port: int = 0
-    types: list[str] = field(default_factory=list)
-    connections: int = 0
-    _server: Optional[asyncio.AbstractServer] = None
-
-    async def start(self, port: int = 0) -> "EventCollector":
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def uri(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            if not self.reads:
-                await asyncio.sleep(3600)
-            while (event := await async_read_event(reader)) is not None:
-                self.types.append(event.type)
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def wait_for(self, event_type: str, timeout: float = 20.0) -> None:
-        async with asyncio.timeout(timeout):
-            while event_type not in self.types:
-                await asyncio.sleep(0.05)
 
 
 async def test_events_arrive_in_order_and_a_late_service_gets_them():

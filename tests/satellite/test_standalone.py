@@ -97,6 +97,23 @@ async def test_a_spoken_question_is_answered_aloud(tmp_path, stt_server, tts_ser
     assert abs(sum(record["share"].values()) - 1.0) < 0.01
 
 
+async def test_by_default_okay_nabu_starts_the_turn(tmp_path, stt_server, tts_server, intent):
+    """No trigger flag: the command alone starts nothing, "Okay Nabu" then the command is one turn."""
+    wav = write_wav(tmp_path / "wake.wav", np.concatenate([
+        silence(0.3), spoken("What is the weather like?"), silence(1.0),  # no wake word: ignored
+        spoken("Okay Nabu."), silence(0.3), spoken("What time is it?"), silence(0.3)]))
+    sat = satellite(tmp_path, "--mic-file", str(wav), "--max-turns", "1", "--stt-uri", uri(stt_server),
+                    "--intent-uri", intent.uri, "--tts-uri", uri(tts_server), wake=True)
+    try:
+        assert await exited(sat) == 0, sat.log
+    finally:
+        sat.stop()
+    assert "wake word okay_nabu" in sat.log
+    (request,) = intent.received
+    assert "time" in request["text"].lower() and "weather" not in request["text"].lower(), request
+    assert [t["outcome"] for t in turns(sat)] == ["played"], sat.log
+
+
 async def test_a_non_streaming_intent_server_works_too(tmp_path, stt_server, tts_server, question_wav):
     double = await IntentDouble(streaming=False).start()
     sat = satellite(tmp_path, "--mic-file", str(question_wav), "--max-turns", "1",
