@@ -28,7 +28,7 @@ ATTRIBUTION = Attribution(name="Nexus Wyoming", url="")
 
 
 def make_info(settings: SatelliteSettings, frontend: Frontend) -> Info:
-    """What `describe` answers: a Satellite with a local VAD, and the wake word if any."""
+    """What `describe` answers: a Satellite with a local VAD, and its wake word (HA resolves `detection` names here)."""
     wake = frontend.wake
     programs = []
     if wake is not None:

@@ -1,12 +1,16 @@
 """Home Assistant mode: we are a Wyoming satellite server; Home Assistant connects to us.
 
-Like wyoming-satellite's VAD mode, with what HA 2025.4 measurably needs: `pong` at
+Like wyoming-satellite's local wake word mode (its VAD mode with --no-wake-word): on the
+wake word `detection` goes first (HA 2025.4 reads its name as the run's wake word phrase),
+then `run-pipeline` from the ASR stage. Plus what HA 2025.4 measurably needs: `pong` at
 once (HA drops a satellite that is silent for 5 s), `played` once a reply was heard
 (else the entity stays 'responding'), and our own end of speech sent as `audio-stop`
-(HA then stops waiting ~1.3 s for its own VAD). One HA connection is the owner; a new
-one takes over only once the owner has been silent for `ha.owner_quiet_s` (HA pings every
-5 s, so a live HA is never displaced, while a stale socket left by HA re-adding the
-entry is replaced). describe/ping are answered for all allowed peers.
+(HA then stops waiting ~1.3 s for its own VAD), and to HA only events it handles (it logs
+"Unexpected event from satellite" for voice-started, audio-start, voice-stopped; the event
+service still hears them). One HA connection is the owner; a new one takes over only once
+the owner has been silent for `ha.owner_quiet_s` (HA pings every 5 s, so a live HA is never
+displaced, while a stale socket left by HA re-adding the entry is replaced). describe/ping
+are answered for all allowed peers.
 """
 
 import asyncio
@@ -153,7 +157,6 @@ class HaSatellite:
             if self.turn is not None:
                 self.turn.mark("speech_end")
                 self.turn.info["end"] = segment.reason
-            self.send(VoiceStopped().event())
             self.send(AudioStop().event())  # HA ends STT now instead of after its own VAD
             self._listening_done(VoiceStopped().event())
 
@@ -172,11 +175,9 @@ class HaSatellite:
         self.streaming = True
         _LOGGER.info("speech: running the Home Assistant pipeline")
         run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=end_stage).event()
-        self.send(run)
-        self.send(VoiceStarted().event())
+        self.send(run)  # then audio only: HA 2025.4 handles no voice-started/audio-start/voice-stopped
         for event in (run, StreamingStarted().event(), VoiceStarted().event()):
             self.notify(event)
-        self.send(AudioStart(rate=16_000, width=2, channels=1).event())
         if preroll:
             self.send(AudioChunk(rate=16_000, width=2, channels=1, audio=preroll).event())
 
