@@ -41,6 +41,7 @@ async def test_a_voice_turn_goes_idle_listening_processing_responding_idle(ws, h
     assert len(reply) / 32_000 > 1.5
     assert similar(ANSWER, await transcribe(nexus.stt.host, nexus.stt.port, reply)) >= 0.8
     assert satellite.device.proc.wait_for_log(r"transcript: How are you", 5), satellite.device.proc.log[-3000:]
+    assert "Unexpected event from satellite" not in home_assistant.log()  # we send only what HA handles
 
 
 async def test_announce_reaches_the_speaker(home_assistant, nexus, satellite):

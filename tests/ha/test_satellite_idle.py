@@ -13,6 +13,7 @@ def test_no_disconnect_over_a_minute_idle(home_assistant, satellite):
         time.sleep(IDLE_S - idle)
     log = home_assistant.log()
     assert "Satellite has been disconnected" not in log
+    assert "Unexpected event from satellite" not in log
     address = f"Connecting to satellite at {satellite.device.proc.host}:{satellite.device.proc.port}"
     assert log.count(address) == 1, "HA connected to the satellite more than once"
     assert not re.search(r"Home Assistant (dis|re)connected", satellite.device.proc.log), satellite.device.proc.log[-3000:]
