@@ -3,6 +3,7 @@ version into ~/.cache/nexus-wyoming; see tests/support/homeassistant.py)."""
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -70,8 +71,8 @@ def nexus(home_assistant, tmp_path_factory) -> Iterator[Nexus]:
     data = tmp_path_factory.mktemp("nexus-data")
     servers = {kind: ServerProcess(server_args(kind, data / kind), env=dict(NO_KEYS)) for kind in ("stt", "intent", "tts")}
     try:
-        for server in servers.values():
-            server.start()
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(lambda server: server.start(), servers.values()))
         flows, entities = {}, {}
         for kind, server in servers.items():
             flows[kind], entities[kind] = add_wyoming(home_assistant, server.host, server.port, kind)
