@@ -20,7 +20,7 @@ RATE, BYTES_PER_SECOND = 16_000, 32_000
 FRAME = 1024 * 2  # 64 ms, as HA's own voice clients send
 
 
-async def create_pipeline(ws: HaSocket, name: str, stt: str, agent: str, tts: str,
+async def create_pipeline(ws: HaSocket, name: str, stt: str, agent: str, tts: Optional[str],
                           prefer_local_intents: bool = False) -> str:
     """A pipeline of these entities in English (each engine's own English, as HA's UI picks it); its id."""
     languages = {domain: await ws.command(f"{domain}/engine/list", language="en") for domain in ("stt", "tts")}
@@ -38,10 +38,12 @@ def create_pipeline_sync(ha: HomeAssistant, name: str, stt: str, agent: str, tts
     return result["id"]
 
 
-def pipeline_fields(name: str, stt: str, agent: str, tts: str, prefer_local_intents: bool,
+def pipeline_fields(name: str, stt: str, agent: str, tts: Optional[str], prefer_local_intents: bool,
                     languages: dict[str, dict]) -> dict:
     """English throughout; each engine's first English variant (e.g. en_US for a Piper voice)."""
-    def english(domain: str, engine: str) -> str:
+    def english(domain: str, engine: Optional[str]) -> Optional[str]:
+        if engine is None:
+            return None
         return next(p["supported_languages"][0] for p in languages[domain]["providers"] if p["engine_id"] == engine)
 
     return dict(name=name, language="en", conversation_engine=agent, conversation_language="en",
@@ -143,7 +145,3 @@ def similar(said: str, heard: str) -> float:
     """The share of `said`'s words that `heard` has (order-free; numbers as they were written)."""
     expected, got = words(said), set(words(heard))
     return sum(word in got for word in expected) / max(1, len(expected))
-
-
-def find(run: Run, kind: str) -> Optional[dict]:
-    return next((e["data"] for e in run.events if e["type"] == kind), None)
