@@ -61,9 +61,11 @@ async def amain(args: argparse.Namespace) -> None:
             async with served(server, Path(data_dir)) as process:
                 report = await fuzz(server, process, cases(server, args.seed), args.seed, args.cases,
                                     args.max_seconds, args.bound_s, min_cases=sum(1 for _ in fixed(server)))
-                if report.tracebacks and args.log_dir:
-                    (Path(args.log_dir) / f"fuzz-{server}.log").write_text(process.log)
+                log = process.log
         print(row(report), flush=True)
+        if report.tracebacks and args.log_dir:  # after the row: an hour's result is never lost to a bad path
+            Path(args.log_dir).mkdir(parents=True, exist_ok=True)
+            (Path(args.log_dir) / f"fuzz-{server}.log").write_text(log)
         notes += details(report)
     print("\n".join(notes))
 

@@ -53,6 +53,19 @@ def advertised_addresses(bind_host: str) -> list[str]:
     return [bind_host]
 
 
+def host_name(addresses: list[str]) -> str:
+    """The mDNS host whose address records these are: one host name per set of addresses.
+
+    Records of one host name are merged by listeners, so a server bound to 127.0.0.1 beside
+    one bound to 0.0.0.0 under the same name would get the LAN address too (Home Assistant
+    then connects there and fails). Every server on all LAN addresses shares the plain name.
+    """
+    host = socket.gethostname().split(".")[0] or "nexus"
+    if addresses == lan_addresses():
+        return f"{host}.local."
+    return f"{host}-{addresses[0].replace('.', '-')}.local."
+
+
 class Advertisement:
     """One server announced on mDNS for as long as it runs."""
 
@@ -63,7 +76,7 @@ class Advertisement:
             addresses=[socket.inet_aton(address) for address in addresses],
             port=port,
             properties=properties or {},
-            server=f"{socket.gethostname()}.local.",
+            server=host_name(addresses),
         )
         self._zeroconf = open_zeroconf()
         self.registered = False

@@ -41,3 +41,13 @@ async def test_no_zeroconf_flag(tmp_path):
         assert "advertised" not in server.log
     finally:
         server.stop()
+
+
+def test_each_set_of_addresses_has_its_own_host_name():
+    from nexus_wyoming.protocol.discovery import host_name, lan_addresses
+
+    host = socket.gethostname().split(".")[0]
+    assert host_name(["127.0.0.1"]) == f"{host}-127-0-0-1.local."
+    if lan_addresses():  # every server on all LAN addresses shares the plain name
+        assert host_name(lan_addresses()) == f"{host}.local."
+        assert host_name(lan_addresses()[:1]) != host_name(["127.0.0.1"])
