@@ -20,7 +20,8 @@ from tests.deploy.satellite_spec import (LIMIT_MB, MB, du_bytes, readme_venv_mb,
 from tests.satellite import ha_client
 from tests.satellite.ha_client import Ha, reply_events, send_all, until
 from tests.satellite.process import SatelliteProcess
-from tests.satellite.test_standalone import intent_server, question_wav, stt_server, uri  # noqa: F401 (fixtures)
+from tests.satellite.conftest import question_wav, stt_server  # noqa: F401 (fixtures)
+from tests.satellite.test_standalone import intent_server, uri  # noqa: F401 (fixtures)
 from tests.support.processes import REPO
 
 ENGINE_MODULES = ("faster_whisper", "ctranslate2", "pocketsphinx", "piper", "onnxruntime", "av",
