@@ -36,6 +36,7 @@ from .ratelimit import RateLimiter
 from .skills.base import SkillContext, SkillRouter
 from .spoken import SpokenReply
 from .turnlog import TurnStats
+from .volatility import TIME, VARIED, volatility
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class Assistant:
                         and self.classifier.needs_search(request.text))
         turns = sum(1 for m in session.history if m.role == USER)
         key = cache_key(mode.name, request.text, session.context)
-        use_cache = cacheable(history_turns=turns, used_search=wants_search)
+        use_cache = self._cacheable(request.text, turns)
         if use_cache:
             cached = await self.sessions.cached(key)
             stats.cache = "hit" if cached else "miss"
@@ -143,7 +144,8 @@ class Assistant:
         searched = wants_search and not refused and self.paid_limit.allow(request.peer)
         outcome = await self._search(request.text, mode, stats) if searched else SKIPPED
         history = [(m.role, m.text) for m in session.history]
-        messages = build_messages(mode, request.text, self.now(), history, session.context, outcome.results)
+        now = None if use_cache else self.now()  # an answer that may be replayed must not see the clock
+        messages = build_messages(mode, request.text, now, history, session.context, outcome.results)
         llm_request = LlmRequest(messages, mode.max_tokens, mode.models, mode.temperature)
         reply = SpokenReply(self.settings.max_reply_chars, mode.max_tokens)
         failure: Optional[BaseException] = None
@@ -161,6 +163,13 @@ class Assistant:
         if use_cache and not failure and not outcome.used:
             await self.sessions.store_response(key, reply.text)
         yield final
+
+    def _cacheable(self, text: str, history_turns: int) -> bool:
+        """Whether this turn's LLM answer may come from, or go to, the response cache (see `cacheable`)."""
+        why = volatility(text)
+        live = self.classifier.needs_search(text)  # a question for the web search, searched or not
+        return self.sessions.responses.enabled and cacheable(
+            history_turns=history_turns, used_search=live, time_dependent=why == TIME, varied=why == VARIED)
 
     def _chain(self, mode: Mode, peer: str) -> tuple[Optional[LlmProvider], bool]:
         """The mode's chain, or its offline one (if any) when the peer is over its paid-call rate (then True)."""

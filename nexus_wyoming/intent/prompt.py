@@ -21,14 +21,18 @@ SYSTEM_PROMPT = (
 MAX_HISTORY_CHARS = 6000
 
 
-def build_messages(mode: Mode, text: str, now: datetime, history: Sequence[tuple[str, str]] = (),
+def build_messages(mode: Mode, text: str, now: Optional[datetime], history: Sequence[tuple[str, str]] = (),
                    device_context: Optional[str] = None,
                    results: Sequence[SearchResult] = ()) -> tuple[ChatMessage, ...]:
-    """The chat messages for one turn; `history` is (role, text) pairs, oldest first."""
+    """The chat messages for one turn; `history` is (role, text) pairs, oldest first.
+
+    `now` None leaves the date and time out (an answer meant for the response cache).
+    """
     system = [SYSTEM_PROMPT]
     if mode.instructions:
         system.append(mode.instructions.strip())
-    system.append(f"It is now {now.strftime('%A, %B')} {now.day}, {now.year}, {now.strftime('%H:%M')}.")
+    if now is not None:
+        system.append(f"It is now {now.strftime('%A, %B')} {now.day}, {now.year}, {now.strftime('%H:%M')}.")
     if device_context:
         system.append(render_context(device_context))
     if results:

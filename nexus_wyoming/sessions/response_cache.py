@@ -1,9 +1,14 @@
 """Response cache: the same question in the same mode and context gets the same answer.
 
-The rule (`cacheable`): an answer is looked up and stored only when
+Only what is deterministic and time-independent is replayed. The rule (`cacheable`): an
+answer is looked up and stored only when
 - it is the first turn of a session (a follow-up's answer depends on the history),
-- it used no web search (results change), and
-- it came from no time-dependent skill (time, date, timers) — and
+- it used no web search and asks for no live fact (results change),
+- it does not depend on the date or time ("today", "how many days until", "what time"),
+  and the intent server then leaves the clock out of the prompt, so a stored answer
+  cannot have used it,
+- it asks for nothing varied (a joke, a story, "something random": asked again, the user
+  wants another one), and
 - it is complete (not a reply cut short by a failing provider).
 The key is a hash of (mode, normalized query, device context), so devices with
 different contexts never share answers. Entries live `response_cache_ttl_s`.
@@ -35,9 +40,9 @@ def cache_key(mode: Optional[str], query: str, context: Optional[str]) -> str:
 
 
 def cacheable(*, history_turns: int, used_search: bool = False, time_dependent: bool = False,
-              partial: bool = False) -> bool:
+              varied: bool = False, partial: bool = False) -> bool:
     """Whether an answer may come from, or go to, the response cache (see the module rule)."""
-    return history_turns == 0 and not used_search and not time_dependent and not partial
+    return history_turns == 0 and not used_search and not time_dependent and not varied and not partial
 
 
 class ResponseCache:

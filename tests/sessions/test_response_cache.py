@@ -26,16 +26,17 @@ def test_mode_query_and_context_each_change_the_key(other):
     assert cache_key("faster", "what is the capital of france", None) != cache_key(*other)
 
 
-@pytest.mark.parametrize("history_turns, used_search, time_dependent, partial, expected", [
-    (0, False, False, False, True),
-    (1, False, False, False, False),   # a follow-up depends on the conversation
-    (0, True, False, False, False),    # web results change
-    (0, False, True, False, False),    # "what time is it"
-    (0, False, False, True, False),    # a reply cut short
+@pytest.mark.parametrize("history_turns, used_search, time_dependent, varied, partial, expected", [
+    (0, False, False, False, False, True),
+    (1, False, False, False, False, False),   # a follow-up depends on the conversation
+    (0, True, False, False, False, False),    # web results change
+    (0, False, True, False, False, False),    # "how many days until christmas"
+    (0, False, False, True, False, False),    # "tell me a joke"
+    (0, False, False, False, True, False),    # a reply cut short
 ])
-def test_bypass_rule(history_turns, used_search, time_dependent, partial, expected):
+def test_bypass_rule(history_turns, used_search, time_dependent, varied, partial, expected):
     assert cacheable(history_turns=history_turns, used_search=used_search,
-                     time_dependent=time_dependent, partial=partial) is expected
+                     time_dependent=time_dependent, varied=varied, partial=partial) is expected
 
 
 async def test_entries_expire_after_the_ttl():
