@@ -2,9 +2,14 @@
 
 Idle: an utterance starts once `min_speech_ms` of the last frames were voiced; the
 audio just before that (`preroll_ms`) is sent first, so no syllable is lost. Armed
-(after a wake word or a remote trigger): the utterance starts at once. It ends after
-`end_silence_ms` of silence once speech was heard, after `max_utterance_s` in any case,
-or, when armed and nobody speaks, after `no_speech_s`.
+(after a wake word or a remote trigger): the utterance starts at once, and speech counts
+as heard by the same `min_speech_ms` rule, so the wake word's own last syllable is not
+taken for the command and a pause after the wake word does not end the turn (HA's VAD
+likewise wants 0.3 s of speech before a command starts). Voice in frames marked `echo`
+(our own speaker may be what the microphone hears) is never taken for the user's, so
+the awake sound cannot stand in for the command and let the pause after it end the
+turn. It ends after `end_silence_ms` of silence once speech was heard, after
+`max_utterance_s` in any case, or, when armed and nobody speaks, after `no_speech_s`.
 """
 
 from collections import deque
@@ -60,8 +65,8 @@ class Endpointer:
         self.active = False
         self.window.clear()
 
-    def push(self, frame: bytes, speech: bool) -> list[Segment]:
-        """Feed one processed frame and its VAD decision."""
+    def push(self, frame: bytes, speech: bool, echo: bool = False) -> list[Segment]:
+        """Feed one processed frame and its VAD decision; `echo`: the speaker may be what it holds."""
         if not self.active:
             self.window.append(speech)
             self.preroll.append(frame)
@@ -69,7 +74,9 @@ class Endpointer:
                 return [self._start()]
             return []
         self._frames += 1
-        self._heard_speech |= speech
+        if not self._heard_speech and not echo:
+            self.window.append(speech)
+            self._heard_speech = sum(self.window) >= self.min_frames
         self._silent_frames = 0 if speech else self._silent_frames + 1
         out = [Segment("audio", frame, voiced=speech)]
         end = self._end_reason()

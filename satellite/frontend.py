@@ -43,17 +43,21 @@ class Frontend:
         """True between an utterance's start and end."""
         return self.endpointer.active
 
-    def feed(self, pcm: bytes) -> list[Segment]:
-        """Process 16 kHz 16-bit mono audio; returns what happened, in order."""
+    def feed(self, pcm: bytes, echo: bool = False) -> list[Segment]:
+        """Process 16 kHz 16-bit mono audio; returns what happened, in order.
+
+        `echo`: our speaker may be heard in it, so its voice does not count as the user's
+        having begun the utterance under way (it is still streamed).
+        """
         data = self._pending + pcm
         whole = len(data) - len(data) % FRAME_BYTES
         self._pending = data[whole:]
         out: list[Segment] = []
         for offset in range(0, whole, FRAME_BYTES):
-            out += self.push_frame(data[offset:offset + FRAME_BYTES])
+            out += self.push_frame(data[offset:offset + FRAME_BYTES], echo)
         return out
 
-    def push_frame(self, frame: bytes) -> list[Segment]:
+    def push_frame(self, frame: bytes, echo: bool = False) -> list[Segment]:
         """One 30 ms frame through the whole chain."""
         clean, speech = self.process_frame(frame)
         self.last_speech = speech
@@ -62,7 +66,7 @@ class Frontend:
             if self.wake.process(clean):
                 return [Segment("wake", reason=self.wake.name), self.endpointer.arm()]
             return []
-        segments = self.endpointer.push(clean, speech)
+        segments = self.endpointer.push(clean, speech, echo)
         if self.wake is not None and any(s.kind == "end" for s in segments):
             self.wake.reset()
         return segments

@@ -3,9 +3,11 @@
 Without barge-in (the default: nothing here cancels the speaker's echo) the microphone
 is muted while something plays and for MUTE_TAIL_S after it, unless an utterance is
 under way (the command after the wake word goes on while the wake sound plays): the VAD
-and the wake word hear silence, so the reply can never start a turn. With barge-in an
-utterance during playback interrupts it once it has lasted `barge_in_min_ms` of voiced
-audio, so a cough does not.
+and the wake word hear silence, so the reply can never start a turn. In either mode, what
+the microphone hears while the speaker may be heard is marked echo for the frontend: the
+wake sound is streamed but never taken for the command's speech (the pause after it would
+then end the turn before the command). With barge-in an utterance during playback
+interrupts it once it has lasted `barge_in_min_ms` of voiced audio, so a cough does not.
 """
 
 import logging
@@ -36,28 +38,27 @@ class Listener:
         self.barge_in_min_ms = barge_in_min_ms
         self._held: Optional[list[Segment]] = None
         self._held_voiced_ms = 0
-        self._muted_until = 0.0
         self._woke = False
         self.muted_s = 0.0  # microphone audio replaced by silence so far
 
     async def run(self) -> None:
         """Until the microphone ends (a file) or the task is cancelled."""
         async for pcm in mic_16k(self.source):
-            if self.muted():
+            echo = self.speaker_heard()
+            if echo and not self.barge_in and not self.frontend.in_utterance:
                 pcm = bytes(len(pcm))
                 self.muted_s += len(pcm) / 32000
-            for segment in self.frontend.feed(pcm):
+            for segment in self.frontend.feed(pcm, echo):
                 await self._route(segment)
         _LOGGER.info("microphone ended")
 
     def muted(self) -> bool:
         """True while the speaker may be heard and barge-in is off (and no utterance runs)."""
-        if self.barge_in:
-            return False
-        now = time.monotonic()
-        if self.player.playing:
-            self._muted_until = now + MUTE_TAIL_S
-        return now < self._muted_until and not self.frontend.in_utterance
+        return not self.barge_in and self.speaker_heard() and not self.frontend.in_utterance
+
+    def speaker_heard(self) -> bool:
+        """True while something plays and for MUTE_TAIL_S after it (even one that ended between two chunks)."""
+        return self.player.playing or time.monotonic() - self.player.last_played < MUTE_TAIL_S
 
     async def _route(self, segment: Segment) -> None:
         # A wake word's own "start" follows it whatever the wake sound (--awake-wav) is doing.

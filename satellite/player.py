@@ -76,6 +76,7 @@ class Player:
         self._current: Optional[Playback] = None
         self._task: Optional[asyncio.Task] = None
         self._generation = 0
+        self.last_played = float("-inf")  # monotonic end of the last stream, however short
 
     @property
     def playing(self) -> bool:
@@ -145,6 +146,7 @@ class Player:
                 _LOGGER.exception("playback of %s failed", playback.label)
                 heard = False
             self._current = None
+            self.last_played = time.monotonic()
             self._finish(playback, heard and generation == self._generation)
 
     async def _play(self, playback: Playback, generation: int) -> bool:

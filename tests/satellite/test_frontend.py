@@ -108,9 +108,10 @@ def test_partial_frames_wait_for_the_next_chunk():
 
 
 def _push(endpointer: Endpointer, pattern: str):
+    """x: voiced, .: silent; e/o: voiced/silent while our speaker may be heard (echo)."""
     out = []
     for ch in pattern:
-        out += endpointer.push(b"\x00\x00" * 480, ch == "x")
+        out += endpointer.push(b"\x00\x00" * 480, ch in "xe", echo=ch in "eo")
     return [s.kind for s in out]
 
 
@@ -128,6 +129,23 @@ def test_armed_utterance_gives_up_without_speech():
     kinds = _push(endpointer, "..........x")
     assert kinds[-1] == "end" and endpointer.active is False
     assert len(kinds) == 11  # 10 frames = 300 ms, then the end
+
+
+def test_a_pause_after_the_wake_word_does_not_end_the_turn():
+    """The wake word's last syllable after its detection is not the command: pausing 0.9 s is fine."""
+    endpointer = Endpointer(EndpointSettings(), vad_trigger=False)
+    endpointer.arm()
+    assert "end" not in _push(endpointer, "xxx" + "." * 30 + "xxxxxxxxxx")
+    assert _push(endpointer, "." * 17)[-1] == "end"  # the command's 500 ms tail
+
+
+def test_the_awake_sound_is_not_taken_for_the_command():
+    endpointer = Endpointer(EndpointSettings(), vad_trigger=False)
+    endpointer.arm()
+    assert "end" not in _push(endpointer, "e" * 10 + "o" * 10 + "." * 20 + "xxxxxx")  # beep, pause, command
+    assert _push(endpointer, "." * 17)[-1] == "end"
+    endpointer.arm()
+    assert _push(endpointer, "xxxxxx" + "e" * 3 + "o" * 17)[-1] == "end"  # the user spoke: echo's silence ends it
 
 
 def test_cancel_drops_the_utterance():

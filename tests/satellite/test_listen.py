@@ -3,6 +3,7 @@ cannot start a turn; with barge-in it interrupts itself, which is why barge-in i
 default. A test double joins the two: what the player writes is what the microphone hears."""
 
 import asyncio
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import pytest
 from nexus_wyoming.audio import PcmFormat
 from satellite.endpoint import Segment
 from satellite.frontend import Frontend
+from satellite import listen
 from satellite.listen import Listener
+from satellite import player as player_module
 from satellite.player import Player
 from satellite.settings import FrontendSettings
 from tests.satellite.speech import pcm, silence, spoken
@@ -30,6 +33,7 @@ class Room:
         self.air = bytearray()
         self.voice = bytearray(voice)  # what the user says, heard along with the speaker
         self.chunks_left = int(seconds * 50)
+        self.elapsed_s = 0.0  # room time: the audio the microphone has delivered
         self.format = PcmFormat(16_000)
 
     # --- the speaker (a Sink): a small device buffer the microphone empties
@@ -55,6 +59,7 @@ class Room:
     async def chunks(self):
         while self.chunks_left > 0:
             self.chunks_left -= 1
+            self.elapsed_s += CHUNK / 32_000
             yield _mixed(self._take(self.air), self._take(self.voice))
             await asyncio.sleep(0.02 / SPEEDUP)
 
@@ -122,11 +127,18 @@ async def test_an_utterance_under_way_is_not_muted():
     await player.close()
 
 
+@pytest.mark.parametrize("pause", [0.3, 1.5])  # the user may wait for the awake sound to end
 @pytest.mark.parametrize("barge_in", [False, True])
-async def test_the_wake_sound_does_not_cut_the_command_it_announces(barge_in):
-    voice = pcm(np.concatenate([silence(0.3), spoken("Okay Nabu."), silence(0.3),
+async def test_the_wake_sound_does_not_cut_the_command_it_announces(barge_in, pause, monkeypatch):
+    voice = pcm(np.concatenate([silence(0.3), spoken("Okay Nabu."), silence(pause),
                                 spoken("Turn on the kitchen lights."), silence(1.0)]))
     room = Room(seconds=len(voice) / 32_000 + 0.5, voice=voice)
+    # The room's own clock (the audio it has moved), not the wall clock, which a busy machine
+    # slows against it; the speaker's tail covers what the device still holds, as on a device.
+    clock = SimpleNamespace(monotonic=lambda: room.elapsed_s)
+    monkeypatch.setattr(listen, "time", clock)
+    monkeypatch.setattr(player_module, "time", clock)
+    monkeypatch.setattr(listen, "MUTE_TAIL_S", Room.HELD / 32_000 + 0.1)
     player = Player(room)
     heard: list[Segment] = []
     sounds: list = []
