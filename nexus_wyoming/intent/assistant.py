@@ -106,7 +106,8 @@ class Assistant:
             stats.route = "refused"
             yield Final(TOO_LONG, handled=False)
             return
-        session = await self.sessions.begin_turn(request.device)
+        session = await self.sessions.begin_turn(request.device, conversation=request.conversation_id,
+                                                 from_client=request.conversation_given)
         mode = self.book.pick(request.mode, session.mode, request.device)
         stats.mode = mode.name
         skill = self.skills.answer(request.text, SkillContext(self.now(), mode.name, self.book.names))

@@ -4,7 +4,8 @@ Home Assistant sends `{"text", "context": {"conversation_id", "device_id"?, "sat
 "language"?}`. Anything a client could get wrong in ways HA never does (text that is not
 a string, an unknown or non-string `context.mode`) is a BadRequest, answered with an
 `error` event; a context that is not an object, or fields in it of the wrong kind, are
-ignored. Empty or over-long text is not an error: the turn answers it with speech.
+ignored (a conversation id that is not 1-128 letters, digits, `.`, `_`, `:` or `-` is
+replaced by a fresh one). Empty or over-long text is not an error: the turn answers it with speech.
 """
 
 import unicodedata
@@ -12,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..sessions import clean_device, device_key
+from ..sessions import clean_conversation, device_key
 
 MAX_ID_CHARS = 128
 MAX_LANGUAGE_CHARS = 16
@@ -32,11 +33,13 @@ class TurnRequest:
 
     text: str
     conversation_id: str
+    """The client's conversation id, or one made up for it (then `conversation_given` is False)."""
     device: Optional[str] = None
     mode: Optional[str] = None
     language: Optional[str] = None
     peer: str = ""
     """The client's address: its rate limits are shared by all its connections."""
+    conversation_given: bool = True
 
     def reply_context(self) -> dict[str, str]:
         """The `context` our answer carries: the conversation to continue."""
@@ -63,6 +66,6 @@ def parse_transcript(data: Any, modes: tuple[str, ...], peer: str = "") -> TurnR
     language = data.get("language")
     if not (isinstance(language, str) and 0 < len(language) <= MAX_LANGUAGE_CHARS and language.isprintable()):
         language = None
-    conversation_id = clean_device(context.get("conversation_id"))  # same rules: printable, 1-128 chars
+    conversation_id = clean_conversation(context.get("conversation_id"))  # else a fresh one, as HA does
     return TurnRequest(clean_text(text), conversation_id or uuid.uuid4().hex, device_key(context), mode, language,
-                       peer)
+                       peer, conversation_given=conversation_id is not None)

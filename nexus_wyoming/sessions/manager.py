@@ -1,6 +1,6 @@
 """Conversation memory as the intent server uses it: one call before a turn, one after.
 
-    session = await sessions.begin_turn(device_key(context), mode)
+    session = await sessions.begin_turn(device_key(context), mode, conversation_id)
     ... answer using session.history and session.context ...
     await sessions.record_turn(session, text, reply, {"llm_ms": 412.0})   # committed on return
     → send the final `handled`
@@ -20,7 +20,7 @@ from typing import Callable, Optional
 from ..config import Config, SessionSettings
 from ..metrics import REGISTRY
 from .context import sanitize_context
-from .identity import clean_device
+from .identity import clean_conversation, clean_device, session_key
 from .model import (
     ASSISTANT, USER, DeviceSummary, Message, Session, clean_latencies, clean_mode, storable_text,
 )
@@ -105,17 +105,28 @@ class SessionManager:
 
     # ------------------------------------------------------------------ turns
 
-    async def begin_turn(self, device: Optional[str], mode: Optional[str] = None) -> Session:
-        """The device's active session with its recent history, or a new one; never raises.
+    async def begin_turn(self, device: Optional[str], mode: Optional[str] = None,
+                         conversation: Optional[str] = None, from_client: bool = True) -> Session:
+        """The active session with its recent history, or a new one; never raises.
 
+        The session is the device's when a device is named, else the conversation's
+        (`identity.session_key`). `conversation` is the id the reply carries: a device's
+        session continues only while the client sends the same one (another one is a new
+        conversation, with no memory); `from_client` False means the server made it up
+        because the client sent none, so the device's session continues and takes it.
         A `mode` given becomes the session's mode (stored with the next turn); None keeps it.
         """
         started = time.perf_counter()
         now = self.clock()
-        device = clean_device(device)
-        session = await self._active_session(device, now) if device is not None else None
+        device, conversation = clean_device(device), clean_conversation(conversation)
+        key = session_key(device, conversation)
+        session = await self._active_session(key, now) if key is not None else None
+        if (session is not None and from_client and conversation is not None
+                and session.conversation_id not in (None, conversation)):
+            session = None  # the device has started another conversation
         if session is None:
-            session = Session(uuid.uuid4().hex, device, None, None, now, now)
+            session = Session(uuid.uuid4().hex, key, None, None, now, now)
+        session.conversation_id = conversation or session.conversation_id
         session.context = await self.get_context(device) if device is not None else None
         if clean_mode(mode) is not None:
             session.mode = mode

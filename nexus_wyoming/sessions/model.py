@@ -40,26 +40,30 @@ class Message:
 
 @dataclass
 class Session:
-    """One conversation of one device; a new one starts after the idle expiry."""
+    """One conversation of one device (or of one conversation id that names no device);
+    a new one starts after the idle expiry, or when the device starts another conversation."""
 
     id: str
     device_id: Optional[str]
+    """The session key: the device id, or `conversation:<id>` (see `identity.session_key`)."""
     mode: Optional[str]
     context: Optional[str]
     created: float
     last_active: float
     history: list[Message] = field(default_factory=list)
     is_new: bool = True
+    conversation_id: Optional[str] = None
+    """The conversation the client continues (the id our replies carry); None in sessions stored before it."""
 
     @property
     def anonymous(self) -> bool:
-        """A request that named no device: answered, never stored."""
+        """A request that named neither device nor conversation: answered, never stored."""
         return self.device_id is None
 
     def summary(self) -> dict[str, Any]:
         """The stored columns, for Redis."""
         return {"id": self.id, "device_id": self.device_id, "mode": self.mode, "context": self.context,
-                "created": self.created, "last_active": self.last_active}
+                "created": self.created, "last_active": self.last_active, "conversation_id": self.conversation_id}
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,11 @@ def _session(summary: Any, device: str) -> Session:
     times = [summary.get("created"), summary.get("last_active")]
     if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in times):
         raise ValueError("bad session times")
-    texts = [summary.get("mode"), summary.get("context")]
+    texts = [summary.get("mode"), summary.get("context"), summary.get("conversation_id")]
     if not all(t is None or isinstance(t, str) for t in texts):
         raise ValueError("bad session texts")
-    return Session(summary["id"], device, texts[0], texts[1], float(times[0]), float(times[1]), is_new=False)
+    return Session(summary["id"], device, texts[0], texts[1], float(times[0]), float(times[1]), is_new=False,
+                   conversation_id=texts[2])
 
 
 class RedisCache:

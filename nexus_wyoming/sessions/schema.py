@@ -1,8 +1,10 @@
 """The history schema, versioned: each migration brings the database one version up.
 
 Tables (both SQL dialects):
-- sessions(id, device_id, mode, context, created, last_active): one conversation;
-  `id` is a UUID hex made by the server, times are Unix seconds.
+- sessions(id, device_id, mode, context, created, last_active, conversation_id): one
+  conversation; `id` is a UUID hex made by the server, times are Unix seconds, `device_id`
+  is the session key (a device id, or `conversation:<id>` for a conversation without a
+  device), `conversation_id` the conversation the client continues (version 2).
 - messages(id, session_id → sessions.id, role, text, created, latencies, partial):
   `role` is user|assistant, `latencies` is JSON {stage: ms}, `partial` marks a reply
   cut short by a provider failure.
@@ -43,6 +45,9 @@ MIGRATIONS: list[list[str]] = [
             device_id TEXT PRIMARY KEY,
             text TEXT NOT NULL,
             updated {real} NOT NULL)""",
+    ],
+    [
+        "ALTER TABLE sessions ADD COLUMN conversation_id TEXT",
     ],
 ]
 VERSION = len(MIGRATIONS)

@@ -16,13 +16,13 @@ from .schema import VERSION, migrate
 _LOGGER = logging.getLogger(__name__)
 _ADVISORY_LOCK = 0x6E657875  # "nexu": one migrating server at a time
 
-_SESSION_COLUMNS = "id, device_id, mode, context, created, last_active"
+_SESSION_COLUMNS = "id, device_id, mode, context, created, last_active, conversation_id"
 _LATEST_SESSION = f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE device_id = ? ORDER BY last_active DESC LIMIT 1"
 _RECENT_MESSAGES = ("SELECT role, text, created, latencies, partial FROM messages "
                     "WHERE session_id = ? ORDER BY id DESC LIMIT ?")
-_UPSERT_SESSION = (f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+_UPSERT_SESSION = (f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
                    "ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, context = excluded.context, "
-                   "last_active = excluded.last_active")
+                   "last_active = excluded.last_active, conversation_id = excluded.conversation_id")
 _INSERT_MESSAGE = ("INSERT INTO messages (session_id, role, text, created, latencies, partial) "
                    "VALUES (?, ?, ?, ?, ?, ?)")
 _GET_CONTEXT = "SELECT text FROM device_contexts WHERE device_id = ?"
@@ -62,7 +62,8 @@ def _message(row: tuple) -> Message:
 
 
 def _session(row: tuple) -> Session:
-    return Session(*row, is_new=False)
+    *columns, conversation_id = row
+    return Session(*columns, is_new=False, conversation_id=conversation_id)
 
 
 class HistoryStore:
@@ -136,7 +137,7 @@ class HistoryStore:
 
         async def write(tx: Tx) -> None:
             await tx.execute(_UPSERT_SESSION, session.id, session.device_id, session.mode, session.context,
-                             session.created, session.last_active)
+                             session.created, session.last_active, session.conversation_id)
             for message in messages:
                 await tx.execute(_INSERT_MESSAGE, session.id, message.role, message.text, message.created,
                                  json.dumps(message.latencies),

@@ -14,8 +14,8 @@ MODES = ("faster", "planning", "detailed")
 def test_home_assistant_2025_4_transcript():
     request = parse_transcript({"text": "Turn it up", "context": {"conversation_id": "01JABC"}}, MODES)
     assert (request.text, request.conversation_id, request.device, request.mode) == (
-        "Turn it up", "01JABC", "01JABC", None)
-    assert request.reply_context() == {"conversation_id": "01JABC"}
+        "Turn it up", "01JABC", None, None)
+    assert request.conversation_given and request.reply_context() == {"conversation_id": "01JABC"}
 
 
 def test_newer_home_assistant_ids_and_our_mode():
@@ -42,11 +42,14 @@ def test_bad_requests(data, code):
     "not an object", ["list"], 7, None,
     {"conversation_id": {"nested": True}, "device_id": "x" * 1000, "satellite_id": "\x00\x01"},
     {"conversation_id": "a\nb", "language": {"x": 1}},
+    {"conversation_id": "x" * 129}, {"conversation_id": "a b"}, {"conversation_id": "nexus:v1:*"},
+    {"conversation_id": "", "device_id": "conversation:01HA"},
 ])
 def test_hostile_context_is_ignored_not_fatal(context):
     request = parse_transcript({"text": "hello", "context": context, "language": ["en"]}, MODES)
     assert request.text == "hello" and request.language is None and request.device is None
     assert len(request.conversation_id) == 32  # a fresh id instead of the unusable one
+    assert not request.conversation_given
 
 
 class Recorder:

@@ -69,6 +69,31 @@ async def test_old_schema_is_migrated_on_open(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+async def test_a_version_1_store_keeps_its_sessions_and_gains_conversation_ids(history_url, tmp_path, monkeypatch):
+    from nexus_wyoming.sessions import schema, store as store_module
+    with monkeypatch.context() as old_version:  # the store as the release before conversation ids wrote it
+        old_version.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        old_version.setattr(schema, "VERSION", 1)
+        old_version.setattr(store_module, "VERSION", 1)
+        old = open_store(history_url, tmp_path)
+        await old.open()
+        await old.driver.transaction(lambda tx: tx.execute(
+            "INSERT INTO sessions (id, device_id, mode, context, created, last_active) VALUES (?, ?, ?, ?, ?, ?)",
+            "s1", "kitchen", "faster", None, 990.0, 1000.0))
+        await old.close()
+    migrated = open_store(history_url, tmp_path)
+    await migrated.open()
+    try:
+        assert (await migrated.driver.fetch("SELECT version FROM schema_version")) == [(VERSION,)] and VERSION == 2
+        legacy = await migrated.latest_session("kitchen")
+        assert (legacy.id, legacy.mode, legacy.conversation_id) == ("s1", "faster", None)
+        legacy.conversation_id, legacy.last_active = "01HA", 1001.0
+        await migrated.write_turn(legacy, turn("hi", "hello", 1001.0))
+        assert (await migrated.latest_session("kitchen")).conversation_id == "01HA"
+    finally:
+        await migrated.close()
+
+
 async def test_turn_round_trip_with_latencies_and_partial_flag(store):
     session = a_session("kitchen")
     await store.write_turn(session, turn("what time is it", "noon"))
