@@ -82,7 +82,9 @@ class FairExecutor:
         """A run ended: its thread goes to the waiters allowed to run, least text left first."""
         self._running.remove(relaxed)
         for waiter in sorted(self._waiting, key=lambda w: (w.remaining, w.order)):
-            if self._may_run(waiter.relaxed):
+            if waiter.ticket.cancelled():  # its client left; its task has not cleaned up yet
+                self._waiting.remove(waiter)
+            elif self._may_run(waiter.relaxed):
                 self._waiting.remove(waiter)
                 self._running.append(waiter.relaxed)
                 waiter.ticket.set_result(None)

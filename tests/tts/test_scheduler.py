@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -53,6 +54,33 @@ async def test_a_cancelled_waiter_does_not_lose_a_thread():
     gate.set()
     await blocker
     assert await asyncio.wait_for(executor.run(lambda: "free"), 1) == "free"
+    executor.shutdown()
+
+
+async def test_a_waiter_cancelled_just_as_its_thread_frees_up_does_not_lose_it():
+    """The run's end is already queued when the waiter's client leaves (a fuzz run found it:
+    the grant hit the cancelled ticket, raised in the loop and kept the thread forever)."""
+    executor, gate, ended = FairExecutor(1), threading.Event(), threading.Event()
+    errors = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
+
+    def hold():
+        gate.wait()
+        ended.set()
+
+    blocker = asyncio.create_task(executor.run(hold))
+    await asyncio.sleep(0.05)
+    waiter = asyncio.create_task(executor.run(lambda: None))
+    await asyncio.sleep(0.05)
+    gate.set()
+    ended.wait(1)
+    time.sleep(0.05)  # the loop is not running: the thread's release is queued, not yet run
+    waiter.cancel()  # now, before the release runs
+    await blocker
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert await asyncio.wait_for(executor.run(lambda: "free"), 1) == "free"
+    assert errors == []
     executor.shutdown()
 
 
