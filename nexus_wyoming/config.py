@@ -27,6 +27,7 @@ PROVIDER_KEY_ENV = {
     "GOOGLE_API_KEY": "google",
     "CARTESIA_API_KEY": "cartesia",
     "TAVILY_API_KEY": "tavily",
+    "HA_TOKEN": "home_assistant",  # a Home Assistant long-lived access token (intent.home_assistant)
 }
 
 
@@ -54,6 +55,7 @@ class Keys:
     google: Optional[str] = None
     cartesia: Optional[str] = None
     tavily: Optional[str] = None
+    home_assistant: Optional[str] = None  # HA_TOKEN: the long-lived access token for intent.home_assistant.url
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,15 @@ class TavilySettings:
     timeout_s: float = setting(5.0, minimum=0.1, maximum=60.0)
 
 
+@dataclass(frozen=True)
+class HomeAssistantSettings:
+    """Home Assistant's own agent, asked first so device commands work (token: HA_TOKEN)."""
+
+    url: Optional[str] = None  # e.g. http://homeassistant.local:8123; with HA_TOKEN: device control through HA
+    timeout_s: float = setting(2.0, minimum=0.1, maximum=30.0)  # HA slower than this: the turn goes on without it
+    retry_s: float = setting(10.0, minimum=0.0, maximum=3600.0)  # HA down or refusing the token: skipped this long
+
+
 #: Words that make a question need fresh facts from the web (from the seed).
 SEARCH_KEYWORDS = ["weather", "temperature", "forecast", "news", "today", "latest", "current", "price", "score"]
 
@@ -255,6 +266,7 @@ class IntentSettings:
     gemini: GeminiSettings = field(default_factory=GeminiSettings)
     local: LocalLlmSettings = field(default_factory=LocalLlmSettings)
     tavily: TavilySettings = field(default_factory=TavilySettings)
+    home_assistant: HomeAssistantSettings = field(default_factory=HomeAssistantSettings)
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,13 @@ def preflight(config: Config, kinds: tuple[str, ...] = SERVER_KINDS) -> None:
 def _check_intent(config: Config) -> None:
     try:
         from .intent.modes import load_modes
-        from .intent.server import timezone_of
+        from .intent.server import home_assistant_url, timezone_of
     except ModuleNotFoundError as err:  # the intent extra is not installed: the server says so itself
         _LOGGER.debug("intent checks skipped: %s", err)
         return
     load_modes(config.intent)  # modes file, default mode, device modes
     timezone_of(config.intent.timezone)
+    home_assistant_url(config)  # a URL of Home Assistant, and its token
 
 
 def _check_voice(config: Config) -> None:

@@ -193,7 +193,9 @@ def test_every_environment_variable_maps_to_a_setting():
     unmapped = sorted(n for n in nexus if not exists(n.removeprefix(ENV_PREFIX).lower().replace("__", "."))
                       and "${" + n not in compose)
     assert not unmapped, f"README variables that set nothing: {unmapped}"
-    assert set(re.findall(r"\b[A-Z]+_API_KEY\b", README)) == set(PROVIDER_KEY_ENV)
+    api_keys = {name for name in PROVIDER_KEY_ENV if name.endswith("_API_KEY")}
+    assert set(re.findall(r"\b[A-Z]+_API_KEY\b", README)) == api_keys
+    assert set(PROVIDER_KEY_ENV) - api_keys == {"HA_TOKEN"} and "`HA_TOKEN`" in README
 
 
 def test_every_install_script_variable_is_read_by_the_script():
@@ -254,3 +256,21 @@ def test_the_satellite_section_states_what_the_satellite_does():
     assert f"at most {events.QUEUE_SIZE} events wait" in flat
     assert f"= {cli.SPEEX_GAIN_PER_DBFS} × N" in flat and f"= -{cli.SPEEX_DB_PER_LEVEL} × N" in flat
     assert "exit code 2" in flat and "pip install 'nexus-wyoming[wake]'" in flat
+
+
+def test_the_device_commands_section_states_what_the_bridge_does():
+    """The agent asked, the answer types spoken, the honest refusal, and the tests named are the code's."""
+    from nexus_wyoming.intent import homeassistant
+    from nexus_wyoming.intent.skills.devices import NO_BRIDGE
+
+    section = README.split('### Device commands ("turn on the kitchen light")', 1)[1].split("\n## ", 1)[0]
+    flat = " ".join(section.split())
+    assert f"`agent_id: {homeassistant.AGENT_ID}`" in flat and "`POST /api/conversation/process`" in flat
+    assert re.findall(r"\(`(\w+)`, `(\w+)`\)", flat)[0] == homeassistant.DONE
+    assert f'answered "{NO_BRIDGE}"' in flat
+    assert "`prefer_local_intents`" in flat
+    pipeline = (REPO / "tests/ha/test_pipeline.py").read_text(encoding="utf-8")
+    assert "prefer_local_intents=True" in pipeline and "test_prefer_local_intents_a_light_command" in pipeline
+    bridge = (REPO / "tests/ha/test_bridge.py").read_text(encoding="utf-8")
+    assert "def test_turn_on_the_kitchen_light_through_our_intent_server" in bridge
+    assert "def test_inside_home_assistant_a_conversation_with_our_agent_keeps_device_control" in bridge

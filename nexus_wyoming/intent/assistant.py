@@ -1,4 +1,8 @@
-"""One turn, start to finish: skills, response cache, web search, the LLM chain, memory.
+"""One turn, start to finish: Home Assistant, skills, response cache, web search, the LLM chain, memory.
+
+With a Home Assistant bridge, HA's own agent is offered the text first: what it did or
+answered is the turn; otherwise the skills see why (a device command is told HA did not
+do it, never "done"), and the rest goes on as without a bridge.
 
 `Assistant.reply()` yields `Sentence`s as soon as each is complete (the first may be
 an opening clause, so speech can start early) and ends with one `Final`: the whole
@@ -25,6 +29,7 @@ from typing import AsyncIterator, Mapping, Optional, Union
 from ..config import IntentSettings
 from ..sessions import USER, Session, SessionManager, cache_key, cacheable
 from ..tts.sentences import split_sentences
+from .homeassistant import HaReply, HomeAssistantAgent
 from .llm import LlmError, LlmProvider, LlmRequest
 from .modes import Mode, ModeBook
 from .prompt import build_messages
@@ -73,7 +78,8 @@ class Assistant:
 
     def __init__(self, settings: IntentSettings, book: ModeBook, chains: Mapping[str, LlmProvider],
                  skills: SkillRouter, sessions: SessionManager, search: Optional[SearchProvider] = None,
-                 timezone: Optional[tzinfo] = None, offline: Optional[Mapping[str, LlmProvider]] = None) -> None:
+                 timezone: Optional[tzinfo] = None, offline: Optional[Mapping[str, LlmProvider]] = None,
+                 home_assistant: Optional[HomeAssistantAgent] = None) -> None:
         self.settings = settings
         self.book = book
         self.chains = chains
@@ -82,6 +88,8 @@ class Assistant:
         self.skills = skills
         self.sessions = sessions
         self.search = search
+        self.home_assistant = home_assistant
+        """HA's own agent, asked first (device control); None without `intent.home_assistant`."""
         self.classifier = KeywordClassifier(settings.search_keywords)
         self.timezone = timezone
         self.turn_limit = RateLimiter(settings.max_turns_per_minute_per_peer)
@@ -110,7 +118,13 @@ class Assistant:
                                                  from_client=request.conversation_given)
         mode = self.book.pick(request.mode, session.mode, request.device)
         stats.mode = mode.name
-        skill = self.skills.answer(request.text, SkillContext(self.now(), mode.name, self.book.names))
+        ha = await self._ask_home_assistant(request, stats)
+        if ha is not None and ha.handled:
+            stats.route = "home-assistant"
+            yield await self._commit(session, request, ha.speech, stats)
+            return
+        skill = self.skills.answer(request.text, SkillContext(self.now(), mode.name, self.book.names,
+                                                              ha.refusal if ha is not None else None))
         if skill is not None:
             stats.route = f"skill:{skill.skill}"
             if skill.set_mode:
@@ -119,6 +133,14 @@ class Assistant:
             return
         async for part in self._answer(session, mode, request, stats):
             yield part
+
+    async def _ask_home_assistant(self, request: TurnRequest, stats: TurnStats) -> Optional[HaReply]:
+        """HA's answer when a bridge is configured (it may have done or declined the turn); else None."""
+        if self.home_assistant is None:
+            return None
+        ha = await self.home_assistant.ask(request.text, request.language, request.conversation_id)
+        stats.home_assistant, stats.home_assistant_ms = ha.status, ha.ms
+        return ha
 
     async def _answer(self, session: Session, mode: Mode, request: TurnRequest,
                       stats: TurnStats) -> AsyncIterator[ReplyPart]:

@@ -14,6 +14,7 @@ from ..sessions import SessionManager
 from ..status import BOARD
 from .assistant import Assistant
 from .handler import IntentHandler
+from .homeassistant import HomeAssistantAgent, check_url
 from .llm import LlmProvider
 from .modes import ModeBook, load_modes
 from .providers.fallback import FallbackProvider
@@ -70,6 +71,32 @@ def build_search(config: Config) -> Optional[SearchProvider]:
     return TavilySearch(tavily.url, config.keys.tavily, tavily.max_results, tavily.search_depth, tavily.timeout_s)
 
 
+def home_assistant_url(config: Config) -> Optional[str]:
+    """The checked `intent.home_assistant.url`, None without one; ConfigError for a bad URL or no HA_TOKEN."""
+    url = config.intent.home_assistant.url
+    if not url:
+        return None
+    try:
+        check_url(url)
+    except ValueError as err:
+        raise ConfigError(f"intent.home_assistant.url: {err}") from err
+    if not config.keys.home_assistant:
+        raise ConfigError("intent.home_assistant.url is set but HA_TOKEN (keys.home_assistant) is not: "
+                          "create a long-lived access token in your Home Assistant profile")
+    return url
+
+
+def build_home_assistant(config: Config) -> Optional[HomeAssistantAgent]:
+    """HA's own agent, asked first each turn, when `intent.home_assistant.url` and HA_TOKEN are set."""
+    url = home_assistant_url(config)
+    if url is None:
+        _LOGGER.info("home assistant bridge off: no intent.home_assistant.url (device commands are declined)")
+        return None
+    settings = config.intent.home_assistant
+    _LOGGER.info("home assistant bridge: %s (agent conversation.home_assistant) is asked first", url)
+    return HomeAssistantAgent(url, config.keys.home_assistant or "", settings.timeout_s, settings.retry_s)
+
+
 def timezone_of(name: Optional[str]):
     """The configured zone for time answers; None = the server's local time."""
     if not name:
@@ -106,6 +133,7 @@ async def serve_intent(config: Config, uri: str) -> None:
     """Load modes, open the session store, then serve until stopped."""
     book = load_modes(config.intent)
     tz = timezone_of(config.intent.timezone)
+    home_assistant = build_home_assistant(config)
     providers = build_providers(config)
     chains = build_chains(config, book, providers)
     for name, chain in chains.items():
@@ -116,7 +144,8 @@ async def serve_intent(config: Config, uri: str) -> None:
     await sessions.start()
     BOARD.add_check(lambda: sessions_problem(sessions))
     sessions.start_retention()
-    assistant = Assistant(config.intent, book, chains, builtin_skills(), sessions, search, tz, offline)
+    assistant = Assistant(config.intent, book, chains, builtin_skills(), sessions, search, tz, offline,
+                          home_assistant=home_assistant)
     info = info_event(book)
 
     async def close() -> None:
@@ -124,6 +153,8 @@ async def serve_intent(config: Config, uri: str) -> None:
             await provider.close()
         if search is not None:
             await search.close()
+        if home_assistant is not None:
+            await home_assistant.close()
         await sessions.close()
 
     await run_server(config, "intent", uri,

@@ -24,8 +24,8 @@ class TurnStats:
 
     started: float = field(default_factory=time.perf_counter)
     mode: str = ""
-    route: str = ""  # skill:<name> | cache | llm | llm-capped | llm-partial | llm-failed | llm-empty | no-model
-    # | paid-limit | busy | refused
+    route: str = ""  # home-assistant | skill:<name> | cache | llm | llm-capped | llm-partial | llm-failed
+    # | llm-empty | no-model | paid-limit | busy | refused
     handled: Optional[bool] = None
     device: Optional[str] = None
     conversation_id: Optional[str] = None
@@ -40,6 +40,8 @@ class TurnStats:
     tokens: int = 0
     fallbacks: int = 0
     cache: Optional[str] = None  # "hit" | "miss" | None (not looked up)
+    home_assistant: Optional[str] = None  # handled | declined | unreachable | resting; None: no bridge
+    home_assistant_ms: Optional[float] = None
     first_sentence: Optional[float] = None
     stored: Optional[bool] = None
     client_gone: bool = False
@@ -107,6 +109,7 @@ class TurnStats:
             provider=self.provider, first_token_ms=_ms(self.first_token_s),
             tokens=self.tokens or None, tokens_per_s=_round(self.tokens_per_s), fallbacks=self.fallbacks,
             cache_hit=None if self.cache is None else self.cache == "hit",
+            home_assistant=self.home_assistant, home_assistant_ms=self.home_assistant_ms,
             first_sentence_ms=_ms(self._since(self.first_sentence)), total_ms=_ms(total), stored=self.stored,
             client_gone=self.client_gone or None,
         )

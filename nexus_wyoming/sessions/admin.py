@@ -66,8 +66,8 @@ def sessions_text(device: str, sessions: list[Session], now: Optional[float] = N
     """The `show` output: each session, newest first, with its messages."""
     parts = []
     for session in sessions:
-        parts.append(f"session {session.id}  mode {shown(session.mode)}  started {when(session.created, now)}"
-                     f"  last active {when(session.last_active, now)}")
+        parts.append(f"session {session.id}  conversation {shown(session.conversation_id)}  mode {shown(session.mode)}"
+                     f"  started {when(session.created, now)}  last active {when(session.last_active, now)}")
         if session.context:
             parts.append(f"  context: {shown(session.context)}")
         for message in session.history:

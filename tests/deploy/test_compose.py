@@ -18,7 +18,7 @@ INSTRUCTIONS = dockerfile()
 IMAGE_ENV = env_instructions(INSTRUCTIONS, max(i.stage for i in INSTRUCTIONS))
 EXPOSED = {int(port) for i in INSTRUCTIONS if i.keyword == "EXPOSE" for port in i.args.split()}
 #: Which provider keys each server uses; a new key in `Keys` must be placed here and in compose.yaml.
-KEYS_BY_SERVER = {"stt": {"deepgram"}, "tts": {"cartesia", "deepgram"}, "intent": {"groq", "google", "tavily"}}
+KEYS_BY_SERVER = {"stt": {"deepgram"}, "tts": {"cartesia", "deepgram"}, "intent": {"groq", "google", "tavily", "home_assistant"}}
 ENV_BY_KEY = {key: name for name, key in PROVIDER_KEY_ENV.items()}
 
 

@@ -52,8 +52,11 @@ async def seeded(history_url, tmp_path):
                                    ("kitchen", now - 60, "new question \x1b[31m"),
                                    ("🛏 bedroom", now - 3600, "good night")]:
             clock[0] = when
-            session = await manager.begin_turn(device, "faster")
+            session = await manager.begin_turn(device, "faster", "01HA" if text == "new question \x1b[31m" else None)
             await manager.record_turn(session, text, "reply")
+        clock[0] = now - 30
+        typed = await manager.begin_turn(None, "faster", "01JTYPED")
+        await manager.record_turn(typed, "typed question", "reply")
     return ["--history-url", history_url, "--data-dir", str(tmp_path)]
 
 
@@ -62,8 +65,9 @@ async def test_list_shows_a_table_of_devices(seeded):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["DEVICE", "SESSIONS", "MESSAGES", "LAST", "ACTIVE"]
-    assert lines[2].split()[:3] == ["kitchen", "2", "4"] and "(1m ago)" in lines[2]
-    assert lines[3].split()[:4] == ["🛏", "bedroom", "1", "2"] and "(1h ago)" in lines[3]
+    assert lines[2].split()[:3] == ["conversation:01JTYPED", "1", "2"] and "(just now)" in lines[2]
+    assert lines[3].split()[:3] == ["kitchen", "2", "4"] and "(1m ago)" in lines[3]
+    assert lines[4].split()[:4] == ["🛏", "bedroom", "1", "2"] and "(1h ago)" in lines[4]
 
 
 async def test_show_prints_sessions_newest_first_with_messages(seeded):
@@ -73,6 +77,13 @@ async def test_show_prints_sessions_newest_first_with_messages(seeded):
     assert out.index("new question") < out.index("old question")
     assert "\\x1b[31m" in out and "\x1b" not in out
     assert out.count("session ") == 2 and "mode faster" in out
+    assert out.index("conversation 01HA") < out.index("new question") < out.index("conversation -")
+
+
+async def test_show_a_conversation_without_a_device(seeded):
+    result = cli("show", "conversation:01JTYPED", *seeded)
+    assert result.returncode == 0, result.stderr
+    assert "conversation 01JTYPED" in result.stdout and "typed question" in result.stdout
 
 
 async def test_show_an_unknown_device_exits_1(seeded):

@@ -14,6 +14,8 @@ class SkillContext:
     now: datetime
     mode: str
     modes: tuple[str, ...]
+    device_reply: Optional[str] = None
+    """Why Home Assistant did not carry out this turn, when it was asked (None: no bridge)."""
 
 
 @dataclass(frozen=True)
