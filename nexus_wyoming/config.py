@@ -232,7 +232,7 @@ class HomeAssistantSettings:
     """Home Assistant's own agent, asked first so device commands work (token: HA_TOKEN)."""
 
     url: Optional[str] = None  # e.g. http://homeassistant.local:8123; with HA_TOKEN: device control through HA
-    timeout_s: float = setting(2.0, minimum=0.1, maximum=30.0)  # HA slower than this: the turn goes on without it
+    timeout_s: float = setting(3.0, minimum=0.1, maximum=30.0)  # HA slower than this: the turn goes on without it
     retry_s: float = setting(10.0, minimum=0.0, maximum=3600.0)  # HA down or refusing the token: skipped this long
 
 

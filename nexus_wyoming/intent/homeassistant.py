@@ -10,8 +10,9 @@ leaves the turn to us.
 No loop: the agent asked is always HA's built-in one, which matches sentences against HA's
 own intents and never calls a Wyoming agent, so an HA pipeline that uses *our* agent may
 ask it again safely. HA down, slow (`timeout_s`), or refusing the token never fails a turn:
-the turn goes on without HA, HA is not asked again for `retry_s`, and the failure is logged
-at most once per kind and 5 minutes.
+the turn goes on without HA, and the failure is logged at most once per kind and 5 minutes.
+HA is then not asked again for `retry_s`, except after one slow answer (HA's first turn
+after its start loads its sentences, about 1 s): only a second one in a row rests it.
 """
 
 import json
@@ -36,6 +37,7 @@ HANDLED, DECLINED, UNREACHABLE, RESTING = "handled", "declined", "unreachable", 
 NOT_REACHED = "I can't reach Home Assistant right now, so nothing was changed."
 NOT_MATCHED = "Home Assistant didn't find a device for that, so nothing was changed."
 NOT_ALLOWED = "Home Assistant refused my access token, so nothing was changed."
+NOT_CONFIRMED = "Home Assistant didn't answer in time, so I can't tell whether that was done."
 _MAX_BODY_BYTES = 256 * 1024
 _MAX_SPEECH_CHARS = 2000
 
@@ -64,6 +66,8 @@ class HaReply:
         """
         if self.status == DECLINED:
             return NOT_MATCHED
+        if self.status == UNREACHABLE and self.code == "timeout":
+            return NOT_CONFIRMED  # HA had the request: it may still carry it out
         return NOT_ALLOWED if self.code == "auth" else NOT_REACHED
 
 
@@ -86,7 +90,7 @@ def check_url(url: str) -> str:
 class HomeAssistantAgent:
     """A client of HA's conversation API sharing one connection pool across turns."""
 
-    def __init__(self, url: str, token: str, timeout_s: float = 2.0, retry_s: float = 10.0,
+    def __init__(self, url: str, token: str, timeout_s: float = 3.0, retry_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.url = check_url(url) + "/api/conversation/process"
         self.retry_s = retry_s
@@ -94,6 +98,8 @@ class HomeAssistantAgent:
         self.resting_until = 0.0
         self.failure = ""
         """The kind of HA's last failure, while it rests."""
+        self.timeouts = 0
+        """Slow answers in a row."""
         self._client = httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"},
                                          timeout=httpx.Timeout(timeout_s), follow_redirects=False)
 
@@ -112,10 +118,14 @@ class HomeAssistantAgent:
         try:
             payload = await self._post(self.body(text, language, conversation_id))
         except HaUnreachable as err:
-            self.resting_until, self.failure = self.clock() + self.retry_s, err.kind
-            _LOG.warning(f"ha-{err.kind}", "home assistant not asked for %g s: %s", self.retry_s, err)
+            self.timeouts = self.timeouts + 1 if err.kind == "timeout" else 0
+            if err.kind != "timeout" or self.timeouts > 1:
+                self.resting_until, self.failure = self.clock() + self.retry_s, err.kind
+                _LOG.warning(f"ha-{err.kind}", "home assistant not asked for %g s: %s", self.retry_s, err)
+            else:
+                _LOG.warning("ha-slow", "home assistant slow, asked again next turn: %s", err)
             return HaReply(UNREACHABLE, code=err.kind, ms=_ms_since(started))
-        self.resting_until, self.failure = 0.0, ""
+        self.resting_until, self.failure, self.timeouts = 0.0, "", 0
         status, speech, code = _reading(payload)
         return HaReply(status, speech, code, _ms_since(started))
 
@@ -123,6 +133,8 @@ class HomeAssistantAgent:
         try:
             async with self._client.stream("POST", self.url, json=body) as response:
                 raw, more = await read_at_most(response, _MAX_BODY_BYTES)
+        except httpx.ConnectTimeout as err:  # nothing at that address answers: as good as down
+            raise HaUnreachable("connect", f"{self.url}: no connection in time") from err
         except httpx.TimeoutException as err:
             raise HaUnreachable("timeout", f"no answer from {self.url} in time ({type(err).__name__})") from err
         except httpx.HTTPError as err:
