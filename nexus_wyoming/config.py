@@ -218,6 +218,19 @@ class LocalLlmSettings:
 
 
 @dataclass(frozen=True)
+class EmbeddedLlmSettings:
+    """The LLM that runs inside the intent server (llama.cpp via xllamacpp): the offline default."""
+
+    enabled: bool = True  # false: no embedded model; a mode without a key or local URL answers "no model"
+    model_file: Optional[str] = None  # a GGUF of your own for every mode; None = the bundled models the modes name
+    model_dir: Optional[str] = None  # where the bundled models are joined; None = <data_dir>/models
+    threads: int = setting(0, minimum=0, maximum=256)  # 0 = llama.cpp's choice (the physical cores)
+    context_tokens: int = setting(4096, minimum=512, maximum=131_072)  # prompt + answer, per model
+    max_waiting: int = setting(2, minimum=0, maximum=64)  # turns queued per model while one generates; more: "busy"
+    turn_budget_s: float = setting(10.0, minimum=0.1, maximum=300.0)  # first-sentence budget of a chain ending here
+
+
+@dataclass(frozen=True)
 class TavilySettings:
     """Tavily web search (key: TAVILY_API_KEY)."""
 
@@ -265,6 +278,7 @@ class IntentSettings:
     groq: GroqSettings = field(default_factory=GroqSettings)
     gemini: GeminiSettings = field(default_factory=GeminiSettings)
     local: LocalLlmSettings = field(default_factory=LocalLlmSettings)
+    embedded: EmbeddedLlmSettings = field(default_factory=EmbeddedLlmSettings)
     tavily: TavilySettings = field(default_factory=TavilySettings)
     home_assistant: HomeAssistantSettings = field(default_factory=HomeAssistantSettings)
 

@@ -52,6 +52,7 @@ UNREACHABLE = "Sorry, I can't reach my language model right now. Please try agai
 NO_ANSWER = "Sorry, I don't have an answer for that."
 CUT_SHORT = "Sorry, I lost my connection there."
 BUSY = "I'm getting too many requests right now. Please try again in a minute."
+MODEL_BUSY = "I'm still answering other questions. Please ask again in a moment."
 PAID_LIMIT = "I've asked my internet model too often just now. Please try again in a minute."
 
 
@@ -178,8 +179,9 @@ class Assistant:
             else:
                 yield part
         if not reply.spoken:
-            stats.route = "llm-failed" if failure else "llm-empty"
-            yield Final(UNREACHABLE if failure else NO_ANSWER, handled=False)
+            busy = isinstance(failure, LlmError) and failure.busy
+            stats.route = "llm-busy" if busy else "llm-failed" if failure else "llm-empty"
+            yield Final(MODEL_BUSY if busy else UNREACHABLE if failure else NO_ANSWER, handled=False)
             return
         stats.route = "llm-partial" if failure else "llm-capped" if reply.full else "llm"
         final = await self._commit(session, request, reply.text, stats, partial=failure is not None)
@@ -206,13 +208,14 @@ class Assistant:
                       reply: SpokenReply) -> AsyncIterator[Union[Sentence, BaseException]]:
         """Sentences as the model writes them, within the turn's bounds; a failure is yielded last.
 
-        The chain has `turn_budget_s` for a first sentence, the reply `max_reply_s` in all;
+        The chain has `turn_budget_s` for a first sentence (or its own, if longer: a chain
+        ending in the embedded model), the reply `max_reply_s` in all;
         a failure after text has been spoken ends the reply with an apology.
         """
         loop = asyncio.get_running_loop()
         stats.llm_started = time.perf_counter()
         started = loop.time()
-        deadline = started + self.settings.turn_budget_s
+        deadline = started + max(self.settings.turn_budget_s, getattr(chain, "turn_budget_s", 0.0))
         failure: Optional[BaseException] = None
         try:
             async with contextlib.aclosing(chain.stream(llm_request)) as chunks:

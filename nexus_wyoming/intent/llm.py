@@ -42,7 +42,7 @@ class LlmError(Exception):
     """A provider failed: connection, HTTP status, broken or malformed stream, no model."""
 
     def __init__(self, message: str, status: Optional[int] = None, retry_after_s: Optional[float] = None,
-                 after_text: bool = False, fallbacks: int = 0) -> None:
+                 after_text: bool = False, fallbacks: int = 0, busy: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after_s = retry_after_s
@@ -50,6 +50,8 @@ class LlmError(Exception):
         """True when part of the answer had been streamed already: no provider can take over."""
         self.fallbacks = fallbacks
         """Providers given up on before this failure (set by the fallback chain)."""
+        self.busy = busy
+        """The provider is working for other turns and its queue is full (say "busy", not "unreachable")."""
 
 
 class LlmProvider(Protocol):

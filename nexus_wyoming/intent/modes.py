@@ -14,7 +14,7 @@ from ..settings_loader import read_yaml_text
 from ..shipped import shipped_config
 
 DEFAULT_MODES_FILE = shipped_config("modes.yaml")
-PROVIDERS = ["groq", "gemini", "local"]
+PROVIDERS = ["groq", "gemini", "local", "embedded"]
 
 
 @dataclass(frozen=True)

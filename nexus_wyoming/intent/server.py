@@ -1,5 +1,6 @@
 """Assembles the intent server from settings: modes, provider chains, search, skills, sessions, `info`."""
 
+import asyncio
 import logging
 from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +14,7 @@ from ..protocol.runner import run_server
 from ..sessions import SessionManager
 from ..status import BOARD
 from .assistant import Assistant
+from .embedded_loader import EmbeddedUnavailable, load_embedded
 from .handler import IntentHandler
 from .homeassistant import HomeAssistantAgent, check_url
 from .llm import LlmProvider
@@ -60,6 +62,18 @@ def build_chains(config: Config, book: ModeBook, providers: dict[str, LlmProvide
 def offline_providers(providers: dict[str, LlmProvider]) -> dict[str, LlmProvider]:
     """The providers whose calls cost nothing (a local server): the chain of a peer over its paid rate."""
     return {name: p for name, p in providers.items() if not p.paid}
+
+
+async def embedded_provider(config: Config, book: ModeBook) -> dict[str, LlmProvider]:
+    """The embedded LLM, loaded before the port opens; none (and a status page problem) when it cannot be."""
+    try:
+        embedded = await asyncio.to_thread(load_embedded, config, book)
+    except EmbeddedUnavailable as err:
+        problem = f"embedded llm unavailable: {err}"
+        _LOGGER.error("%s", problem)
+        BOARD.add_check(lambda: problem)
+        return {}
+    return {"embedded": embedded} if embedded is not None else {}
 
 
 def build_search(config: Config) -> Optional[SearchProvider]:
@@ -135,6 +149,7 @@ async def serve_intent(config: Config, uri: str) -> None:
     tz = timezone_of(config.intent.timezone)
     home_assistant = build_home_assistant(config)
     providers = build_providers(config)
+    providers.update(await embedded_provider(config, book))
     chains = build_chains(config, book, providers)
     for name, chain in chains.items():
         _LOGGER.info("mode %s: llm providers %s", name, ", ".join(p.name for p in chain.providers) or "none")

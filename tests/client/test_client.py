@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tests.client.support import PCM, client, riff
+from tests.intent.server_support import NO_EMBEDDED_LLM
 from tests.support.processes import ServerProcess
 
 
@@ -91,7 +92,8 @@ def test_the_wrong_kind_of_server_is_named_at_once(tts, tmp_path, command, wante
 
 
 def test_handle_and_a_whole_pipeline_turn(tts, tmp_path):
-    intent = ServerProcess(["intent", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "intent")]).start()
+    intent = ServerProcess(["intent", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "intent")],
+                           env=NO_EMBEDDED_LLM).start()  # skills answer these turns
     stt = ServerProcess(["stt", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(tmp_path / "stt")]).start(timeout=180)
     try:
         answer = client("handle", uri(intent), "what is 17 times 23", "--device-id", "kitchen", "--json")

@@ -17,6 +17,9 @@ from tests.support.processes import ServerProcess
 #: Provider keys cleared, so a developer's own keys never reach a test.
 NO_KEYS = {"GROQ_API_KEY": "", "GOOGLE_API_KEY": "", "TAVILY_API_KEY": "", "DEEPGRAM_API_KEY": "",
            "CARTESIA_API_KEY": ""}
+#: For a test whose answers come from fakes or skills: no embedded LLM to load (it takes
+#: seconds and ~2 GB per process). Tests of the default path leave it on.
+NO_EMBEDDED_LLM = {"NEXUS_INTENT__EMBEDDED__ENABLED": "false"}
 
 
 def intent_args(data_dir) -> list[str]:
@@ -26,7 +29,7 @@ def intent_args(data_dir) -> list[str]:
 def fake_env(groq: Optional[FakeOpenAi] = None, gemini: Optional[FakeOpenAi] = None,
              tavily: Optional[FakeTavily] = None, **extra: str) -> dict[str, str]:
     """Environment that points the server's providers at the fakes."""
-    env = {**NO_KEYS, "NEXUS_INTENT__FIRST_TOKEN_TIMEOUT_S": "0.5", **extra}
+    env = {**NO_KEYS, **NO_EMBEDDED_LLM, "NEXUS_INTENT__FIRST_TOKEN_TIMEOUT_S": "0.5", **extra}
     if groq is not None:
         env.update(GROQ_API_KEY=groq.api_key, NEXUS_INTENT__GROQ__URL=groq.url)
     if gemini is not None:

@@ -20,7 +20,8 @@ def test_shipped_modes_match_the_seed_table():
     assert planning.models["groq"] == "llama-3.3-70b-versatile" and planning.max_tokens == 250
     assert (planning.search, planning.search_wait_ms) == ("parallel", 800)
     assert detailed.search == "sequential" and detailed.models == planning.models
-    assert all(m.providers == ["groq", "gemini", "local"] for m in book.modes.values())
+    assert all(m.providers == ["groq", "gemini", "local", "embedded"] for m in book.modes.values())  # embedded last
+    assert all(m.models["embedded"] == "qwen2.5-coder-1.5b" for m in book.modes.values())  # see BENCHMARKS.md
 
 
 def test_mode_order_request_session_device_default():

@@ -15,14 +15,16 @@ from nexus_wyoming.intent.assistant import CUT_SHORT, NO_MODEL
 from nexus_wyoming.sessions import ContextUpdated, UpdateContext
 from tests.fakes.openai_sse import FakeOpenAi
 from tests.fakes.tavily import FakeTavily
-from tests.intent.server_support import NO_KEYS, ask_like_home_assistant, ask_streaming, fake_env, start_intent
+from tests.intent.server_support import (
+    NO_EMBEDDED_LLM, NO_KEYS, ask_like_home_assistant, ask_streaming, fake_env, start_intent,
+)
 from tests.support.client import WyomingClient
 
 STORY = "The fox ran home. It was late and cold. Everyone was asleep."
 
 
 async def test_describe_lists_one_model_per_mode_and_streaming(tmp_path):
-    server = await start_intent(tmp_path, NO_KEYS)
+    server = await start_intent(tmp_path, {**NO_KEYS, **NO_EMBEDDED_LLM})
     try:
         client = await WyomingClient.connect(server.host, server.port)
         await client.send(Describe().event())
@@ -64,8 +66,8 @@ async def test_streaming_client_gets_sentences_before_the_reply_is_complete(tmp_
     assert reply.time_of("handled") - reply.time_of("handled-chunk") > 0.3  # the first sentence came early
 
 
-async def test_offline_without_keys_skills_answer_and_other_questions_get_a_reason(tmp_path):
-    server = await start_intent(tmp_path, NO_KEYS)
+async def test_without_keys_or_embedded_llm_skills_answer_and_other_questions_get_a_reason(tmp_path):
+    server = await start_intent(tmp_path, {**NO_KEYS, **NO_EMBEDDED_LLM})
     try:
         arithmetic = Handled.from_event(await ask_like_home_assistant(server, "What is 17 times 23?"))
         clock = Handled.from_event(await ask_like_home_assistant(server, "what time is it"))

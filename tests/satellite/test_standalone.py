@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+from tests.intent.server_support import NO_EMBEDDED_LLM
 from tests.satellite.doubles import REPLY, IntentDouble
 from tests.satellite.ha_client import MIC
 from tests.satellite.process import SatelliteProcess
@@ -223,7 +224,8 @@ async def test_servers_are_found_by_zeroconf(tmp_path, stt_server, intent, quest
 def intent_server(tmp_path_factory) -> Iterator[ServerProcess]:
     data = tmp_path_factory.mktemp("intent")
     server = ServerProcess(["intent", "--uri", "tcp://127.0.0.1:0", "--no-zeroconf", "--data-dir", str(data)],
-                           env={"GROQ_API_KEY": "", "GOOGLE_API_KEY": "", "TAVILY_API_KEY": ""}).start()
+                           env={"GROQ_API_KEY": "", "GOOGLE_API_KEY": "", "TAVILY_API_KEY": "",
+                                **NO_EMBEDDED_LLM}).start()  # skills answer these turns
     server.data_dir = data
     yield server
     server.stop()

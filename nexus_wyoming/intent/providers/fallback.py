@@ -50,6 +50,11 @@ class FallbackProvider:
     def available_for(self, request: LlmRequest) -> bool:
         return any(p.available_for(request) for p in self.providers)
 
+    @property
+    def turn_budget_s(self) -> float:
+        """The longest first-sentence budget a member asks for (0: the intent server's own)."""
+        return max((getattr(p, "turn_budget_s", 0.0) for p in self.providers), default=0.0)
+
     async def stream(self, request: LlmRequest) -> AsyncIterator[LlmChunk]:
         """Chunks from the first provider that answers in time, each marked with its name."""
         candidates = self._candidates(request)
@@ -66,10 +71,12 @@ class FallbackProvider:
                 reason = _reason(err)
                 if attempt.released:
                     raise LlmError(f"{provider.name} broke off: {reason}", after_text=True, fallbacks=index) from err
-                self._failed(provider, err, reason, None if last else candidates[index + 1])
+                busy = isinstance(err, LlmError) and err.busy  # working for others: no cool-down
+                if not busy:
+                    self._failed(provider, err, reason, None if last else candidates[index + 1])
                 if last:
                     raise LlmError(f"no LLM provider answered (last: {provider.name}: {reason})",
-                                   fallbacks=index) from err
+                                   fallbacks=index, busy=busy) from err
                 continue
             self._failed_until.pop(provider.name, None)
             return
