@@ -19,7 +19,8 @@ command -v podman >/dev/null 2>&1 || need_apt+=(podman)  # tests/deploy/test_con
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)  # tests/deploy/containers.conf: crun refuses hybrid cgroups
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)  # docker/debian-base.sh: a base without a registry
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)  # tests/ha: Home Assistant turns Wyoming TTS into mp3 (HA itself installs into ~/.cache/nexus-wyoming)
-command -v g++ >/dev/null 2>&1 || need_apt+=(g++)  # tests/ha: HA builds ciso8601, lru-dict, pymicro-vad from sdists
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+ls /usr/lib/*/libgomp.so.1 >/dev/null 2>&1 || need_apt+=(libgomp1)  # the embedded LLM: xllamacpp's llama.cpp uses OpenMP  # tests/ha: HA builds ciso8601, lru-dict, pymicro-vad from sdists
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing ${need_apt[*]} with apt-get" >&2

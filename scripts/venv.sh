@@ -26,6 +26,17 @@ if [ ! -x "$root/.venv/bin/python" ]; then
     "$python_bin" -m venv "$root/.venv"
   fi
 fi
+# The intent server's embedded LLM (xllamacpp) needs OpenMP's runtime, which a minimal
+# Debian lacks (ImportError: libgomp.so.1).
+case ",$extras," in
+  *,servers,*|*,intent,*|*,test,*)
+    if ! ls /usr/lib/*/libgomp.so.1 >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+      sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+      echo "installing libgomp1 with apt-get (the embedded LLM needs it)" >&2
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libgomp1 >/dev/null
+    fi ;;
+esac
 stamp="$root/.venv/.nexus-installed"
 want="$(cat "$root/setup.cfg" "$root/pyproject.toml" "$root/constraints.txt" | sha256sum | cut -c1-16)-$extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

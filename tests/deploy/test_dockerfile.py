@@ -23,6 +23,7 @@ import yaml
 from nexus_wyoming.cli import SERVER_KINDS, main
 from nexus_wyoming.config import DEFAULT_FILE, ENV_PREFIX, IntentSettings, WhisperSettings, load_config
 from nexus_wyoming.intent.modes import load_modes
+from nexus_wyoming.intent.embedded_models import BUNDLED
 from nexus_wyoming.stt.model import bundled_whisper_base, resolve_whisper_model
 
 from .files import REPO, dockerfile, env_instructions, load_compose, parse_cli, port_of
@@ -210,13 +211,29 @@ def test_parts_removal_matches_exactly_the_installed_model_parts():
     assert found == sorted(str(part.path) for part in bundled_whisper_base().parts)
 
 
+def test_parts_removal_matches_exactly_the_embedded_llm_parts_and_its_model_dir_is_copied():
+    run = next(i.args for i in INSTRUCTIONS if i.keyword == "RUN" and "prepare_models.py" in i.args)
+    patterns = [word for word in run.split() if word.endswith("/data/part*.bin")]
+    found = sorted(f for pattern in patterns for f in glob.glob(pattern.replace("/opt/venv", sys.prefix, 1)))
+    assert found == sorted(str(part.path) for bundled in BUNDLED.values() for part in bundled.split().parts)
+    model_dir = ENV["NEXUS_INTENT__EMBEDDED__MODEL_DIR"]
+    assert prepare_step()[prepare_step().index("--llm-dir") + 1] == model_dir
+    copies = [i.args.split()[1:] for i in INSTRUCTIONS if i.keyword == "COPY" and i.args.startswith("--from=build")]
+    assert [model_dir, model_dir] in copies
+
+
 def test_prepare_step_joins_a_model_the_stt_server_loads(tmp_path):
     step = prepare_step()
     target = tmp_path / "models" / "whisper-base"
     argv = [sys.executable, str(REPO / "docker" / "prepare_models.py")]
-    argv += [str(target) if word == step[step.index("--whisper-dir") + 1] else word for word in step[2:]]
+    here = {step[step.index("--whisper-dir") + 1]: str(target), step[step.index("--llm-dir") + 1]: str(tmp_path / "llm")}
+    argv += [here.get(word, word) for word in step[2:]]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"whisper model: {target}" in done.stdout and "en_US-joe-medium.onnx" in done.stdout
+    gguf = tmp_path / "llm" / "qwen2.5-coder-1.5b" / "qwen2.5-coder-1.5b.gguf"  # what the shipped modes use, only
+    assert f"embedded llm model: {gguf}" in done.stdout and sorted(p.name for p in (tmp_path / "llm").iterdir()) == [
+        "qwen2.5-coder-1.5b"]
+    assert gguf.stat().st_size == BUNDLED["qwen2.5-coder-1.5b"].size
     assert resolve_whisper_model(WhisperSettings(model_dir=str(target)), tmp_path) == str(target)
     assert (target / "model.bin").stat().st_size == bundled_whisper_base().size
