@@ -2,7 +2,8 @@
 
 With a Home Assistant bridge, HA's own agent is offered the text first: what it did or
 answered is the turn; otherwise the skills see why (a device command is told HA did not
-do it, never "done"), and the rest goes on as without a bridge.
+do it, never "done"), and the rest goes on as without a bridge. A question for the web
+search starts its search next, before the session loads, so the two overlap.
 
 `Assistant.reply()` yields `Sentence`s as soon as each is complete (the first may be
 an opening clause, so speech can start early) and ends with one `Final`: the whole
@@ -115,25 +116,47 @@ class Assistant:
             stats.route = "refused"
             yield Final(TOO_LONG, handled=False)
             return
-        session = await self.sessions.begin_turn(request.device, conversation=request.conversation_id,
-                                                 from_client=request.conversation_given)
-        mode = self.book.pick(request.mode, session.mode, request.device)
-        stats.mode = mode.name
-        ha = await self._ask_home_assistant(request, stats)
-        if ha is not None and ha.handled:
-            stats.route = "home-assistant"
-            yield await self._commit(session, request, ha.speech, stats)
-            return
-        skill = self.skills.answer(request.text, SkillContext(self.now(), mode.name, self.book.names,
-                                                              ha.refusal if ha is not None else None))
-        if skill is not None:
-            stats.route = f"skill:{skill.skill}"
-            if skill.set_mode:
-                session.mode = skill.set_mode
-            yield await self._commit(session, request, skill.text, stats)
-            return
-        async for part in self._answer(session, mode, request, stats):
-            yield part
+        ha = await self._ask_home_assistant(request, stats)  # HA needs no session; a search it answers is not paid
+        pending = None if ha is not None and ha.handled else self._early_search(request)
+        try:
+            session = await self.sessions.begin_turn(request.device, conversation=request.conversation_id,
+                                                     from_client=request.conversation_given)
+            mode = self.book.pick(request.mode, session.mode, request.device)
+            stats.mode = mode.name
+            if ha is not None and ha.handled:
+                stats.route = "home-assistant"
+                yield await self._commit(session, request, ha.speech, stats)
+                return
+            skill = self.skills.answer(request.text, SkillContext(self.now(), mode.name, self.book.names,
+                                                                  ha.refusal if ha is not None else None))
+            if skill is not None:
+                stats.route = f"skill:{skill.skill}"
+                if skill.set_mode:
+                    session.mode = skill.set_mode
+                yield await self._commit(session, request, skill.text, stats)
+                return
+            async for part in self._answer(session, mode, request, stats, pending):
+                yield part
+        finally:
+            if pending is not None:
+                await pending.cancel()  # a no-op once it is done; else no search outlives its turn
+
+    def _early_search(self, request: TurnRequest) -> Optional[PendingSearch]:
+        """The web search, started before the session loads when the turn will want it, else None.
+
+        Judged by the mode the request or its device asks for (the session's own mode is not
+        known yet: a session switched to a mode without search cancels it), and never for a
+        request a skill answers ("what day is it today") or that no model could answer.
+        """
+        if self.search is None or not self.classifier.needs_search(request.text):
+            return None
+        mode = self.book.pick(request.mode, None, request.device)
+        if mode.search == "off" or not self.chains[mode.name].available_for(
+                LlmRequest((), mode.max_tokens, mode.models)):
+            return None
+        if self.skills.answer(request.text, SkillContext(self.now(), mode.name, self.book.names)) is not None:
+            return None
+        return PendingSearch(self.search, request.text) if self.paid_limit.allow(request.peer) else None
 
     async def _ask_home_assistant(self, request: TurnRequest, stats: TurnStats) -> Optional[HaReply]:
         """HA's answer when a bridge is configured (it may have done or declined the turn); else None."""
@@ -143,8 +166,8 @@ class Assistant:
         stats.home_assistant, stats.home_assistant_ms = ha.status, ha.ms
         return ha
 
-    async def _answer(self, session: Session, mode: Mode, request: TurnRequest,
-                      stats: TurnStats) -> AsyncIterator[ReplyPart]:
+    async def _answer(self, session: Session, mode: Mode, request: TurnRequest, stats: TurnStats,
+                      pending: Optional[PendingSearch] = None) -> AsyncIterator[ReplyPart]:
         wants_search = (mode.search != "off" and self.search is not None
                         and self.classifier.needs_search(request.text))
         turns = sum(1 for m in session.history if m.role == USER)
@@ -165,8 +188,11 @@ class Assistant:
             stats.route = "paid-limit" if refused else "no-model"
             yield Final(PAID_LIMIT if refused else NO_MODEL, handled=False)
             return
-        searched = wants_search and not refused and self.paid_limit.allow(request.peer)
-        outcome = await self._search(request.text, mode, stats) if searched else SKIPPED
+        if pending is not None and (refused or not wants_search):
+            await pending.cancel()  # offline, or the session's mode does not search
+            pending = None
+        searched = wants_search and not refused and (pending is not None or self.paid_limit.allow(request.peer))
+        outcome = await self._search(request.text, mode, stats, pending) if searched else SKIPPED
         history = [(m.role, m.text) for m in session.history]
         now = None if use_cache else self.now()  # an answer that may be replayed must not see the clock
         messages = build_messages(mode, request.text, now, history, session.context, outcome.results)
@@ -247,9 +273,11 @@ class Assistant:
                 yield Sentence(CUT_SHORT)
             yield failure
 
-    async def _search(self, text: str, mode: Mode, stats: TurnStats) -> SearchOutcome:
+    async def _search(self, text: str, mode: Mode, stats: TurnStats,
+                      pending: Optional[PendingSearch] = None) -> SearchOutcome:
+        """The results that arrived within the mode's `search_wait_ms` of the search's start."""
         assert self.search is not None
-        pending = PendingSearch(self.search, text)
+        pending = pending or PendingSearch(self.search, text)
         try:
             outcome = await pending.outcome(mode.search_wait_ms / 1000)
         finally:
