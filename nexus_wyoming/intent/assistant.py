@@ -192,7 +192,7 @@ class Assistant:
             await pending.cancel()  # offline, or the session's mode does not search
             pending = None
         searched = wants_search and not refused and (pending is not None or self.paid_limit.allow(request.peer))
-        outcome = await self._search(request.text, mode, stats, pending) if searched else SKIPPED
+        outcome = await self._search(request.text, mode, stats, pending, chain) if searched else SKIPPED
         history = [(m.role, m.text) for m in session.history]
         now = None if use_cache else self.now()  # an answer that may be replayed must not see the clock
         messages = build_messages(mode, request.text, now, history, session.context, outcome.results)
@@ -273,15 +273,21 @@ class Assistant:
                 yield Sentence(CUT_SHORT)
             yield failure
 
-    async def _search(self, text: str, mode: Mode, stats: TurnStats,
-                      pending: Optional[PendingSearch] = None) -> SearchOutcome:
-        """The results that arrived within the mode's `search_wait_ms` of the search's start."""
+    async def _search(self, text: str, mode: Mode, stats: TurnStats, pending: Optional[PendingSearch] = None,
+                      chain: Optional[LlmProvider] = None) -> SearchOutcome:
+        """The results that arrived within the mode's `search_wait_ms` of the search's start; meanwhile
+        the chain's first provider gets ready (`prepare`: its connection opened)."""
         assert self.search is not None
         pending = pending or PendingSearch(self.search, text)
+        prepare = getattr(chain, "prepare", None)
+        ready = asyncio.create_task(prepare(LlmRequest((), mode.max_tokens, mode.models))) if prepare else None
         try:
             outcome = await pending.outcome(mode.search_wait_ms / 1000)
         finally:
             await pending.cancel()  # a no-op unless this turn was cancelled meanwhile
+            if ready is not None:
+                ready.cancel()  # still connecting: the request connects itself
+                await asyncio.gather(ready, return_exceptions=True)
         stats.search, stats.search_ms = outcome.status, outcome.ms
         return outcome
 

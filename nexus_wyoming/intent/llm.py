@@ -55,7 +55,11 @@ class LlmError(Exception):
 
 
 class LlmProvider(Protocol):
-    """Streams a chat completion."""
+    """Streams a chat completion.
+
+    A provider may also have `async prepare(request)`: get ready while the prompt is not yet
+    complete (a web search runs), e.g. open its connection; it never raises.
+    """
 
     name: str
     paid: bool

@@ -78,6 +78,9 @@ class FakeOpenAi(HttpFake):
         return [r.json() for r in self.requests if r.path.endswith("/chat/completions")]
 
     async def answer(self, request: HttpRequest, exchange: Exchange) -> bool:
+        if request.method == "GET" and request.path == f"{self.prefix}/models":  # the free model list
+            await exchange.json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+            return True
         self.request_received.append(time.perf_counter())
         if request.method != "POST" or request.path != f"{self.prefix}/chat/completions":
             await exchange.json(404, _error("Unknown request URL", "invalid_request_error", "unknown_url"))

@@ -99,7 +99,7 @@ async def test_search_results_go_into_the_prompt_and_such_answers_are_not_cached
     system = groq.bodies[0]["messages"][0]["content"]
     assert "Weather in Springfield: Sunny, 21 degrees" in system and "Third result" not in system
     assert stats.search == "ok" and stats.search_ms >= 50 and stats.cache is None
-    assert len(groq.requests) == 2 and stats2.cache is None and tavily.queries[0]["max_results"] == 2
+    assert len(groq.bodies) == 2 and stats2.cache is None and tavily.queries[0]["max_results"] == 2  # both asked
 
 
 async def test_planning_answers_without_a_late_search_and_cancels_it(tmp_path):

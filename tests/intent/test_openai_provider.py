@@ -122,3 +122,23 @@ async def test_closing_the_stream_early_hangs_up_on_the_provider():
         await asyncio.wait_for(fake.cancelled.wait(), 5)
         await provider.close()
     assert fake.completed == 0
+
+
+async def test_prepare_opens_the_connection_the_request_then_uses_and_never_raises():
+    from tests.support.services import free_port
+
+    async with FakeOpenAi(reply="Hi.") as fake:
+        provider = provider_for(fake)
+        await provider.prepare(LlmRequest((), 10, {}))  # no model for it: no request is coming, nothing sent
+        assert fake.requests == []
+        await provider.prepare(REQUEST)
+        chunks = await collect(provider)
+    assert "".join(c.text for c in chunks) == "Hi."
+    assert [(r.method, r.path) for r in fake.requests] == [("GET", "/openai/v1/models"),
+                                                           ("POST", "/openai/v1/chat/completions")]
+    assert fake.requests[0].client_port == fake.requests[1].client_port
+    nobody = OpenAiCompatProvider("groq", f"http://127.0.0.1:{free_port()}/v1", connect_timeout_s=0.5)
+    try:
+        await nobody.prepare(REQUEST)  # nothing listens: the request will find out itself
+    finally:
+        await nobody.close()

@@ -70,3 +70,16 @@ async def test_planning_answers_with_what_arrived_in_its_wait_counted_from_the_t
             _sentences, _final, stats = await turn(assistant, "What's the latest news?", mode="planning")
     assert stats.search == "late"
     assert 0.8 <= groq.request_received[0] - started < 0.8 + STORE_S - 0.15
+
+
+async def test_while_the_search_runs_the_models_connection_is_opened_and_then_used(tmp_path):
+    """The chat request skips the connection set-up (TCP, and TLS for a cloud provider): it goes out
+    on the connection `GET /models` opened during the search wait."""
+    async with FakeOpenAi(reply="Sunny.") as groq, FakeTavily(delay_s=SEARCH_S) as tavily:
+        async with assistant_for(config_for(tmp_path, groq=groq, tavily=tavily)) as assistant:
+            await turn(assistant, "What's the weather today?", mode="detailed")
+            await turn(assistant, "And the news today?", mode="detailed")  # within keep-alive: no warm-up
+    kinds = [(r.method, r.path.rsplit("/", 1)[-1]) for r in groq.requests]
+    assert kinds == [("GET", "models"), ("POST", "completions"), ("POST", "completions")], kinds
+    assert groq.requests[0].client_port == groq.requests[1].client_port  # the warmed connection was used
+    assert len(tavily.queries) == 2

@@ -55,6 +55,13 @@ class FallbackProvider:
         """The longest first-sentence budget a member asks for (0: the intent server's own)."""
         return max((getattr(p, "turn_budget_s", 0.0) for p in self.providers), default=0.0)
 
+    async def prepare(self, request: LlmRequest) -> None:
+        """Get the provider that will be asked first ready, if it has a `prepare` (a connection to open)."""
+        candidates = self._candidates(request)
+        prepare = getattr(candidates[0], "prepare", None) if candidates else None
+        if prepare is not None:
+            await prepare(request)
+
     async def stream(self, request: LlmRequest) -> AsyncIterator[LlmChunk]:
         """Chunks from the first provider that answers in time, each marked with its name."""
         candidates = self._candidates(request)

@@ -14,6 +14,7 @@ that is not `text/event-stream` (a captive portal, a proxy's page, a non-streami
 
 import json
 import logging
+import time
 from typing import Any, AsyncIterator, Optional
 
 import httpx
@@ -25,6 +26,9 @@ from .sse import SseError, sse_data
 _LOGGER = logging.getLogger(__name__)
 _MAX_ERROR_BODY = 2048
 _MAX_ANSWER_CHARS = 64 * 1024  # far beyond any max_tokens we ask for; a runaway stream is cut here
+_MAX_MODELS_BODY = 256 * 1024
+#: httpx keeps an idle connection this long (its default): a provider used more recently needs no warm-up.
+KEEPALIVE_S = 5.0
 
 
 class OpenAiCompatProvider:
@@ -36,6 +40,8 @@ class OpenAiCompatProvider:
         self.name = name
         self.paid = paid
         self.url = base_url.rstrip("/") + "/chat/completions"
+        self.models_url = base_url.rstrip("/") + "/models"
+        self._last_used = float("-inf")
         self.model = model
         self.reasoning_effort = reasoning_effort
         headers = {"Accept": "text/event-stream"}
@@ -63,6 +69,20 @@ class OpenAiCompatProvider:
             body["reasoning_effort"] = self.reasoning_effort
         return body
 
+    async def prepare(self, request: LlmRequest) -> None:
+        """Open the connection before the request is ready (while a web search runs), so the chat
+        request skips the TCP and TLS handshakes: `GET {base_url}/models`, which every
+        OpenAI-compatible server answers for free; its answer is read (bounded) and ignored."""
+        if self._model(request) is None or time.monotonic() - self._last_used < KEEPALIVE_S:
+            return  # no request coming, or a connection from the last one is likely still open
+        self._last_used = time.monotonic()
+        try:
+            async with self._client.stream("GET", self.models_url) as response:
+                await read_at_most(response, _MAX_MODELS_BODY)  # read, so the connection goes back to the pool
+        except httpx.HTTPError as err:
+            _LOGGER.debug("%s: warm-up failed (%s: %s); the request will connect itself", self.name,
+                          type(err).__name__, err)
+
     async def stream(self, request: LlmRequest) -> AsyncIterator[LlmChunk]:
         """The answer as it is generated; LlmError on any failure."""
         if self._model(request) is None:
@@ -80,6 +100,8 @@ class OpenAiCompatProvider:
             raise LlmError(f"{self.name}: {type(err).__name__}: {err}") from err
         except SseError as err:
             raise LlmError(f"{self.name}: {err}") from err
+        finally:
+            self._last_used = time.monotonic()
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[LlmChunk]:
         finished, malformed, chars = False, 0, 0
