@@ -90,7 +90,14 @@ async def test_a_refused_token_falls_through_and_is_logged_once(home_assistant, 
 
 async def test_inside_home_assistant_a_conversation_with_our_agent_keeps_device_control(home_assistant, bridged):
     """HA calls our agent (Wyoming), our agent calls HA's built-in one (REST): no loop, the light goes on."""
-    _flow, agent = await asyncio.to_thread(add_wyoming, home_assistant, bridged.host, bridged.port, "intent")
+    flow, agent = await asyncio.to_thread(add_wyoming, home_assistant, bridged.host, bridged.port, "intent")
+    try:
+        await conversation_through_our_agent(home_assistant, bridged, agent)
+    finally:  # our server stops with this module: HA should not keep an entry for it
+        home_assistant.rest("DELETE", f"/api/config/config_entries/entry/{flow['result']['entry_id']}")
+
+
+async def conversation_through_our_agent(home_assistant, bridged, agent: str) -> None:
     set_kitchen_lights(home_assistant, "off")
 
     def converse(text: str) -> dict:
