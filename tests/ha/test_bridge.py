@@ -4,7 +4,6 @@ satellite asks it), leaves other questions to our own path, keeps working when H
 its token, and does the same inside an HA conversation that uses our agent (no loop)."""
 
 import asyncio
-import json
 import time
 from typing import Iterator
 
@@ -13,7 +12,7 @@ import pytest
 from nexus_wyoming.intent.homeassistant import NOT_ALLOWED
 from tests.ha.flows import add_wyoming
 from tests.ha.lights import kitchen_lights, set_kitchen_lights
-from tests.intent.server_support import ask_like_home_assistant, ask_streaming, fake_env, intent_args
+from tests.intent.server_support import ask_like_home_assistant, ask_streaming, fake_env, intent_args, turn_lines
 from tests.support.processes import ServerProcess
 
 
@@ -33,25 +32,15 @@ def bridged(home_assistant, tmp_path_factory) -> Iterator[ServerProcess]:
     server.stop()
 
 
-async def turns(server: ServerProcess, count: int, timeout: float = 5.0) -> list[dict]:
-    """The server's per-turn JSON log lines, once `count` are there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [json.loads(line[line.index("{"):]) for line in server.lines if '"request": "intent"' in line]
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.05)
-
-
 async def test_turn_on_the_kitchen_light_through_our_intent_server(home_assistant, bridged):
     set_kitchen_lights(home_assistant, "off")
-    before = len(await turns(bridged, 0))
+    before = len(await turn_lines(bridged, 0))
     reply = await ask_streaming(bridged, "Turn on the kitchen light.")
     assert reply.first("handled").data["text"] == "Turned on the lights", bridged.log[-3000:]
     assert kitchen_lights(home_assistant, "on") == {"on"}
     for light in ("light.kitchen_ceiling", "light.kitchen_counter"):
         assert home_assistant.rest("GET", f"/api/states/{light}").json()["state"] == "on"
-    turn = (await turns(bridged, before + 1))[before]
+    turn = (await turn_lines(bridged, before + 1))[before]
     assert turn["route"] == "home-assistant" and turn["home_assistant"] == "handled" and turn["stored"] is True
     reply = await ask_streaming(bridged, "Switch off the kitchen lights")
     assert reply.first("handled").data["text"] == "Turned off the lights"
@@ -59,10 +48,10 @@ async def test_turn_on_the_kitchen_light_through_our_intent_server(home_assistan
 
 
 async def test_a_general_question_still_goes_our_own_way(home_assistant, bridged):
-    before = len(await turns(bridged, 0))
+    before = len(await turn_lines(bridged, 0))
     reply = await ask_streaming(bridged, "What is twelve times twelve?")
     assert reply.first("handled").data["text"] == "12 times 12 is 144."
-    turn = (await turns(bridged, before + 1))[before]
+    turn = (await turn_lines(bridged, before + 1))[before]
     assert turn["route"] == "skill:arithmetic" and turn["home_assistant"] == "declined", bridged.log[-3000:]
     assert turn["home_assistant_ms"] < 2000  # intent.home_assistant.timeout_s
 
@@ -79,7 +68,7 @@ async def test_a_refused_token_falls_through_and_is_logged_once(home_assistant, 
         set_kitchen_lights(home_assistant, "off")
         command = await ask_streaming(server, "Turn on the kitchen light.")
         question = await ask_streaming(server, "What is twelve times twelve?")
-        await turns(server, 2)
+        await turn_lines(server, 2)
     finally:
         server.stop()
     assert command.first("handled").data["text"] == NOT_ALLOWED

@@ -2,6 +2,7 @@
 Home Assistant 2025.4 (reads only until `handled`/`not-handled`) or like a streaming client."""
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -97,3 +98,13 @@ async def ask_streaming(server: ServerProcess, text: str, until: str = "handled-
                     return reply
     finally:
         await client.close()
+
+
+async def turn_lines(server: ServerProcess, count: int, timeout: float = 5.0) -> list[dict]:
+    """The server's per-turn JSON log lines, once `count` are there (each is written after its reply)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(line[line.index("{"):]) for line in server.lines if '"request": "intent"' in line]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        await asyncio.sleep(0.05)

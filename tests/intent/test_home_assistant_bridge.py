@@ -4,7 +4,6 @@ and the answers HA gives are read as HA 2025.4 writes them. tests/ha/test_bridge
 the bridge against a real Home Assistant."""
 
 import asyncio
-import json
 import time
 
 import pytest
@@ -13,7 +12,7 @@ from nexus_wyoming.config import load_config
 from nexus_wyoming.intent.homeassistant import (DECLINED, HANDLED, NOT_CONFIRMED, NOT_REACHED, RESTING, UNREACHABLE,
                                                 HomeAssistantAgent, _reading, check_url)
 from tests.fakes.openai_sse import FakeOpenAi
-from tests.intent.server_support import ask_streaming, fake_env, start_intent
+from tests.intent.server_support import ask_streaming, fake_env, start_intent, turn_lines
 from tests.support.services import free_port
 from tests.test_config_refusals import nexus
 
@@ -111,16 +110,6 @@ async def test_a_hanging_home_assistant_costs_two_turns_timeout_s_then_nothing(c
         server.close()
     said = [r.getMessage() for r in caplog.records if r.name.endswith("homeassistant")]
     assert len(said) == 2 and "asked again next turn" in said[0] and "not asked for 30 s" in said[1], said
-
-
-async def turn_lines(server, count: int, timeout: float = 5.0) -> list[dict]:
-    """The server's per-turn JSON log lines, once `count` are there (each is written after its reply)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [json.loads(line[line.index("{"):]) for line in server.lines if '"request": "intent"' in line]
-        if len(lines) >= count or time.monotonic() > deadline:
-            return lines
-        await asyncio.sleep(0.05)
 
 
 async def test_home_assistant_down_the_turn_goes_on_without_it(tmp_path):
