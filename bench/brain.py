@@ -313,7 +313,8 @@ def main() -> int:
         args.json.write_text(json.dumps([{"mode": r.mode, "rss_mb": r.rss_mb, "load": r.load, "turns": [
             {"q": t.question.text, "kind": t.question.kind, "answer": t.answer, "verdict": t.verdict,
              "first_chunk_s": t.first_chunk_s, "done_s": t.done_s, "route": t.route,
-             "tokens_per_s": t.tokens_per_s, "first_token_s": t.first_token_s} for t in r.turns]} for r in rows], indent=1))
+             "tokens_per_s": t.tokens_per_s, "first_token_s": t.first_token_s} for t in r.turns]}
+            for r in rows], indent=1))
     return 0
 
 

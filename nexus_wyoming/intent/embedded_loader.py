@@ -60,7 +60,7 @@ def load_embedded(config: Config, book: ModeBook) -> Optional[EmbeddedProvider]:
 
 
 def _load(name: str, modes: list[str], config: Config, book: ModeBook, models_dir: Path) -> EmbeddedModel:
-    """One model, loaded, with the prompt of each of its modes computed (the default mode's last)."""
+    """One model, loaded, with the prompt of its last mode (the default's, if it uses it) computed."""
     settings = config.intent.embedded
     try:
         path = Path(settings.model_file).expanduser() if name == CUSTOM else model_path(name, models_dir)
@@ -73,8 +73,10 @@ def _load(name: str, modes: list[str], config: Config, book: ModeBook, models_di
         model.load()
     except Exception as err:  # llama.cpp refuses the file: say which and go on without it
         raise EmbeddedUnavailable(f"embedded model {name} ({path}) did not load: {err}") from err
-    for mode in modes:
-        messages = with_offline_rule(build_messages(book.modes[mode], "Hello.", datetime.now().astimezone()))
-        _LOGGER.info("embedded model %s: prompt of mode %s cached in %.1f s", name, mode, model.warm(messages))
+    # One warm-up, with the last mode (the default one when it uses this model): the fixed system
+    # prompt and rule are computed now; another mode's first turn adds only its instructions.
+    mode = modes[-1]
+    messages = with_offline_rule(build_messages(book.modes[mode], "Hello.", datetime.now().astimezone()))
+    _LOGGER.info("embedded model %s: prompt of mode %s cached in %.1f s", name, mode, model.warm(messages))
     return model
 

@@ -226,7 +226,8 @@ def test_prepare_step_joins_a_model_the_stt_server_loads(tmp_path):
     step = prepare_step()
     target = tmp_path / "models" / "whisper-base"
     argv = [sys.executable, str(REPO / "docker" / "prepare_models.py")]
-    here = {step[step.index("--whisper-dir") + 1]: str(target), step[step.index("--llm-dir") + 1]: str(tmp_path / "llm")}
+    here = {step[step.index("--whisper-dir") + 1]: str(target),
+            step[step.index("--llm-dir") + 1]: str(tmp_path / "llm")}
     argv += [here.get(word, word) for word in step[2:]]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr

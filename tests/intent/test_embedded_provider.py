@@ -110,7 +110,8 @@ def test_llama_cpp_listens_on_a_private_unix_socket_with_a_key_and_no_tcp_port(l
     assert os.stat(model.socket_dir).st_mode & 0o777 == 0o700, "another local user could reach the socket"
     with httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://llm", timeout=30) as http:
         assert http.post("/tokenize", json={"content": "hi"}).status_code == 401
-        assert http.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}).status_code == 401
+        chat = {"messages": [{"role": "user", "content": "hi"}]}
+        assert http.post("/v1/chat/completions", json=chat).status_code == 401
         wrong = {"Authorization": "Bearer not-the-key"}
         assert http.post("/tokenize", json={"content": "hi"}, headers=wrong).status_code == 401
         right = {"Authorization": f"Bearer {model.api_key}"}

@@ -1,17 +1,21 @@
 """The intent server as a user starts it: `nexus-wyoming intent`, no flags, no keys, no
 network. The embedded LLM is joined from its packages into the (XDG) data dir, loaded
 before the port opens, and answers over real Wyoming TCP; it does not claim device
-actions or invent live facts, and llama.cpp adds no TCP listener to the process."""
+actions or invent live facts, stops generating when the client hangs up, and llama.cpp
+adds no TCP listener to the process."""
 
+import asyncio
 import socket
 
 import psutil
 import pytest
 
+from wyoming.asr import Transcript
 from wyoming.handle import Handled
 
 from nexus_wyoming.intent.offline_guard import NO_LIVE_FACTS
 from tests.intent.server_support import NO_KEYS, ask_like_home_assistant, ask_streaming
+from tests.support.client import WyomingClient
 from tests.support.processes import ServerProcess
 
 DEFAULT_PORT = 10600
@@ -60,6 +64,21 @@ async def test_no_flags_no_keys_who_wrote_hamlet_is_answered_by_the_embedded_mod
     text = light.data["text"].lower()
     assert "can't" in text or "cannot" in text, text
     assert "is on" not in text and "turned on the" not in text and "done" not in text, text
+
+    # A client that hangs up mid-answer: llama.cpp stops (no CPU spent on the rest of the story).
+    client = await WyomingClient.connect(server.host, server.port)
+    story = Transcript("Tell me a long story about a dragon and a knight.", context={"mode": "detailed"})
+    await client.send(story.event())
+    while (event := await client.read(timeout=60)) is not None and event.type != "handled-chunk":
+        pass
+    assert event is not None, server.log
+    await client.close()
+    assert server.wait_for_log(r"client_gone", timeout=10), server.log
+    process = psutil.Process(server.pid)
+    await asyncio.sleep(1.0)  # the current token finishes, the slot is released
+    before = sum(process.cpu_times()[:2])
+    await asyncio.sleep(3.0)
+    assert sum(process.cpu_times()[:2]) - before < 0.5, "the generation went on after the client left"
 
     listeners = [c.laddr for c in psutil.Process(server.pid).net_connections("tcp") if c.status == psutil.CONN_LISTEN]
     assert [a.port for a in listeners] == [DEFAULT_PORT], listeners  # llama.cpp's own server has no TCP port

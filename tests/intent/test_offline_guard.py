@@ -34,7 +34,8 @@ def feed(guard: OfflineGuard, tokens: list[str]) -> str:
 
 def test_guard_ends_the_answer_before_a_claimed_action():
     guard = OfflineGuard()
-    tokens = ["Sure", "!", " The", " kitchen", " light", " is", " turned", " on", ".", " Enjoy", " your", " evening", "."]
+    tokens = ["Sure", "!", " The", " kitchen", " light", " is", " turned", " on", ".", " Enjoy", " your",
+              " evening", "."]
     said = feed(guard, tokens)
     assert said == "Sure! " + NO_DEVICES
     assert guard.stopped and "turned on" in guard.withheld
