@@ -37,7 +37,7 @@ from nexus_wyoming.protocol.server import Connection, EventHandler
 from .endpoint import Segment
 from .events import NoEventService
 from .frontend import Frontend
-from .outbox import Outbox
+from .outbox import Outbox, bound_send_buffer
 from .player import Playback, Player, PlayerFull
 from .sounds import Sounds
 from .timers import on_timer_event
@@ -102,6 +102,7 @@ class HaSatellite:
         self.heard(connection)
         if self.outbox is not None:
             self.outbox.close()
+        bound_send_buffer(connection.writer)
         self.outbox = Outbox(connection, self._dead)
         if old is not None:
             _LOGGER.info("Home Assistant reconnected from %s; closing the silent %s", connection.peer, old.peer)

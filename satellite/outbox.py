@@ -3,11 +3,14 @@
 The mic loop only `put`s; a stalled Home Assistant fills a bounded queue, and then the
 oldest audio is dropped (never a control event such as run-pipeline or audio-stop), with
 one log line when a stall starts and one when it ends. A send that stalls for
-SEND_TIMEOUT_S, or fails, ends the connection through `on_dead`.
+SEND_TIMEOUT_S, or fails, ends the connection through `on_dead`. The kernel's send buffer
+is bounded too (`bound_send_buffer`): autotuned, it grows to megabytes (minutes of audio on
+loopback), which would hold stale audio before ours and hide the stall from the limit.
 """
 
 import asyncio
 import logging
+import socket
 from collections import deque
 from typing import Callable, Optional
 
@@ -19,6 +22,17 @@ from nexus_wyoming.protocol.server import ClientGone, Connection
 _LOGGER = logging.getLogger(__name__)
 SEND_TIMEOUT_S = 5.0
 MAX_QUEUED_AUDIO = 100  # mic chunks (~30 ms each): about 3 s of speech held for a slow link
+SEND_BUFFER_BYTES = 32 * 1024  # Linux doubles it: about 2 s of audio in the kernel, not minutes
+
+
+def bound_send_buffer(writer: asyncio.StreamWriter, size: int = SEND_BUFFER_BYTES) -> None:
+    """Cap what the kernel holds for this connection (a fixed size also stops autotuning)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except OSError as err:
+            _LOGGER.debug("cannot bound the send buffer of %s: %s", writer.get_extra_info("peername"), err)
 
 
 class Outbox:
