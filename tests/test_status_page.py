@@ -20,6 +20,7 @@ import pytest
 import nexus_wyoming.status_page as status_page
 from nexus_wyoming.metrics import MetricsServer, Registry
 from nexus_wyoming.status import StatusBoard, StatusReport
+from tests.intent.server_support import NO_EMBEDDED_LLM
 from tests.support.browser import dump_dom, png_colours, screenshot
 from tests.support.processes import REPO, ServerProcess
 
@@ -190,7 +191,7 @@ def served(tmp_path_factory):
     uris = {f"NEXUS_{kind.upper()}__URI": "tcp://127.0.0.1:0" for kind in ("stt", "intent", "tts")}
     data = tmp_path_factory.mktemp("serve")
     supervisor = ServerProcess(["serve", "--no-zeroconf", "--data-dir", str(data), "--metrics-port", str(base)],
-                               env=uris).start(timeout=180)
+                               env={**uris, **NO_EMBEDDED_LLM}).start(timeout=180)  # skills only: no LLM bar
     try:
         pattern = r"nexus-wyoming (stt|intent|tts) listening on tcp://([\d.]+):(\d+)"
         deadline = time.monotonic() + 240
