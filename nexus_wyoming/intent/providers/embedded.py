@@ -31,6 +31,7 @@ from typing import Any, AsyncIterator, Optional, Sequence
 from ...config import EmbeddedLlmSettings
 from ..llm import ChatMessage, LlmChunk, LlmError, LlmRequest
 from ..offline_guard import OFFLINE_RULE, OfflineGuard, live_facts_answer
+from .chunks import completion_tokens, delta
 
 _LOGGER = logging.getLogger(__name__)
 _DONE = object()
@@ -172,8 +173,8 @@ class EmbeddedProvider:
             async for event in events:
                 if _is_error(event):
                     raise LlmError(f"embedded {model.name}: {_error_message(event)}")
-                text, finish = _delta(event)
-                tokens = _usage(event) if _usage(event) is not None else tokens
+                text, finish = delta(event)
+                tokens = completion_tokens(event) if completion_tokens(event) is not None else tokens
                 finished = finished or finish is not None
                 if text:  # an empty chunk while the guard holds a clause: the stream is alive
                     yield LlmChunk(guard.add(text), self.name)
@@ -236,20 +237,3 @@ def _error_message(event: Any) -> str:
     error = event.get("error", event)
     message = error.get("message") if isinstance(error, dict) else error
     return str(message)[:300]
-
-
-def _delta(event: dict) -> tuple[str, Optional[str]]:
-    choices = event.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return "", None
-    delta = choices[0].get("delta")
-    content = delta.get("content") if isinstance(delta, dict) else None
-    finish = choices[0].get("finish_reason")
-    return (content if isinstance(content, str) else ""), (finish if isinstance(finish, str) else None)
-
-
-def _usage(event: dict) -> Optional[int]:
-    usage = event.get("usage")
-    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
-    return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
-

@@ -21,6 +21,7 @@ import httpx
 
 from ...httpio import read_at_most, retry_after_s
 from ..llm import LlmChunk, LlmError, LlmRequest
+from .chunks import completion_tokens, delta
 from .sse import SseError, sse_data
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,8 +120,8 @@ class OpenAiCompatProvider:
                 continue
             if event.get("error") is not None:
                 raise LlmError(f"{self.name}: error in stream: {_error_text(event)}")
-            text, finish = _delta(event)
-            tokens = _completion_tokens(event)
+            text, finish = delta(event)
+            tokens = completion_tokens(event)
             finished = finished or finish is not None
             if text or tokens is not None:
                 chars += len(text)
@@ -132,27 +133,6 @@ class OpenAiCompatProvider:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _delta(event: dict) -> tuple[str, Optional[str]]:
-    """Text and finish reason of the first choice ('' and None when absent or malformed)."""
-    choices = event.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return "", None
-    delta = choices[0].get("delta")
-    content = delta.get("content") if isinstance(delta, dict) else None
-    finish = choices[0].get("finish_reason")
-    return (content if isinstance(content, str) else ""), (finish if isinstance(finish, str) else None)
-
-
-def _completion_tokens(event: dict) -> Optional[int]:
-    """`usage.completion_tokens`, or Groq's `x_groq.usage.completion_tokens`."""
-    for holder in (event, event.get("x_groq")):
-        usage = holder.get("usage") if isinstance(holder, dict) else None
-        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
-        if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0:
-            return tokens
-    return None
 
 
 def _error_text(payload: Any) -> str:
