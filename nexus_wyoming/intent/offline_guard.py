@@ -5,6 +5,8 @@ something (a small model says "The kitchen light is turned on." despite the rule
 import re
 from typing import Optional
 
+from .skills.devices import NO_BRIDGE
+
 OFFLINE_RULE = (
     "You run offline: you have no internet connection and no connection to the home's devices. "
     "Unless web results are given below, you do not know today's weather, news, prices, scores or "
@@ -12,7 +14,7 @@ OFFLINE_RULE = (
     "turn, switch, set, lock, open or play something in the home, say you can't control devices "
     "without a Home Assistant connection; never say it is done."
 )
-NO_DEVICES = "I can't control devices without a Home Assistant connection, so nothing was changed."
+NO_DEVICES = NO_BRIDGE  # the device skill's own answer: one sentence for "nothing was changed"
 NO_LIVE_FACTS = ("I'm offline, so I can't check live information like the weather, the news, prices or scores. "
                  "Ask me again when an internet model or web search is configured.")
 WEB_RESULTS_MARK = "Web search results"
